@@ -1,0 +1,104 @@
+"""Sweep that chose the defaults of ``anchormi.estimate`` (see benchmarks/README.md).
+
+Each configuration is run through the public ``anchormi.estimate`` on Gaussian and cubic tasks at
+several N, dimensions and true MI values. Results go to a CSV, one row per cell, written after
+every cell so that a killed sweep resumes where it stopped.
+
+    python benchmarks/defaults_sweep.py --grid quick --out benchmarks/results/defaults_sweep.csv
+    python benchmarks/defaults_sweep.py --summary benchmarks/results/defaults_sweep.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+
+import anchormi as ami
+
+CONFIGS = {
+    "default": {},
+    "wd0.1": {"weight_decay": 0.1},
+    "wd1": {"weight_decay": 1.0},
+    "h128": {"hidden": (128, 128)},
+    "h64": {"hidden": (64, 64)},
+    "e64": {"embed_dim": 64},
+    "joint": {"critic": "joint"},
+    "lr1e-3": {"lr": 1e-3},
+    "lr2e-4": {"lr": 2e-4},
+    "b256": {"batch_size": 256},
+    "symmetric": {"symmetric": True},
+}
+
+GRIDS = {
+    # (family, dim, mi, n)
+    "quick": [("gaussian", 20, 2.0, 20_000), ("gaussian", 20, 6.0, 20_000), ("gaussian", 20, 10.0, 20_000)],
+    "full": [
+        (family, dim, mi, n)
+        for family in ("gaussian", "cubic")
+        for dim, mi in ((1, 1.0), (5, 2.0), (20, 2.0), (20, 6.0), (20, 10.0), (100, 4.0))
+        for n in (500, 5_000, 20_000)
+    ],
+}
+
+
+def atomic_write_csv(frame: pd.DataFrame, path: str) -> None:
+    tmp = f"{path}.tmp"
+    frame.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def run(grid: str, configs: list[str], out: str, seeds: list[int]) -> pd.DataFrame:
+    done = pd.read_csv(out) if os.path.exists(out) else pd.DataFrame()
+    rows = done.to_dict("records")
+    finished = {(r["config"], r["family"], r["dim"], r["mi"], r["n"], r["seed"]) for r in rows}
+    for config in configs:
+        for family, dim, mi, n in GRIDS[grid]:
+            for seed in seeds:
+                key = (config, family, dim, mi, n, seed)
+                if key in finished:
+                    continue
+                task = ami.tasks.get(family, dim=dim, mi=mi)
+                x, y = task.sample(n, seed=seed)
+                started = time.perf_counter()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    result = ami.estimate(x, y, seed=seed, **CONFIGS[config])
+                rows.append({
+                    "config": config, "family": family, "dim": dim, "mi": mi, "n": n, "seed": seed,
+                    "estimate": result.mi, "stderr": result.stderr, "best_step": result.info["best_step"],
+                    "seconds": time.perf_counter() - started,
+                })
+                atomic_write_csv(pd.DataFrame(rows), out)
+                print(f"{config:10s} {family}-d{dim}-mi{mi} n={n} seed={seed}: {result.mi:.3f} "
+                      f"(truth {mi}) best_step={result.info['best_step']} {rows[-1]['seconds']:.1f}s", flush=True)
+    return pd.DataFrame(rows)
+
+
+def summarise(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.assign(rel_error=(frame.estimate - frame.mi) / frame.mi)
+    table = frame.pivot_table(index=["family", "dim", "mi", "n"], columns="config", values="rel_error", aggfunc="mean")
+    print("mean relative error (estimate - truth) / truth:")
+    print(table.round(3).to_string())
+    print("\nRMS relative error per config:")
+    print(frame.groupby("config").rel_error.apply(lambda e: float(np.sqrt((e**2).mean()))).round(3).to_string())
+    return table
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--grid", default="quick", choices=sorted(GRIDS))
+    parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--out", default="benchmarks/results/defaults_sweep.csv")
+    parser.add_argument("--summary", default=None, help="only summarise an existing CSV")
+    args = parser.parse_args()
+    if args.summary:
+        summarise(pd.read_csv(args.summary))
+    else:
+        os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+        summarise(run(args.grid, args.configs.split(","), args.out, [int(s) for s in args.seeds.split(",")]))

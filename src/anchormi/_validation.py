@@ -1,0 +1,129 @@
+"""Turn any array-like into a checked float array, with errors that name the argument.
+
+Every public entry point (``estimate``, ``MIEstimator.fit``/``estimate``/``pmi``, the CLI) goes
+through :func:`check_array` / :func:`check_pair`, so a bad input fails early and the same way.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+
+def _to_numpy(value: Any, name: str) -> np.ndarray:
+    # torch tensors and pandas objects both expose a route to numpy; avoid importing either here.
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        value = value.detach().cpu().numpy()
+    elif hasattr(value, "to_numpy"):
+        value = value.to_numpy()
+    try:
+        array = np.asarray(value)
+    except Exception as error:  # ragged lists and the like
+        raise ValueError(
+            f"{name} could not be read as an array ({error}); pass a numeric array of shape (n,) or (n, d)."
+        ) from error
+    return array
+
+
+def check_array(value: Any, name: str) -> np.ndarray:
+    """Return ``value`` as a finite float64 array of shape (n, d).
+
+    A 1-D array is read as one column. Integer and boolean dtypes are converted to float.
+    Raises ValueError for rank 0 or >= 3, non-numeric dtypes, empty arrays and NaN/inf.
+    """
+    array = _to_numpy(value, name)
+    if array.dtype == object or not (
+        np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)
+    ):
+        raise ValueError(
+            f"{name} has dtype {array.dtype}; pass numbers (float, int or bool). "
+            "Encode text or categories as numbers first."
+        )
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise ValueError(f"{name} is complex; pass real numbers (e.g. stack real and imaginary parts).")
+    if array.ndim == 0:
+        raise ValueError(f"{name} is a scalar; pass an array of shape (n,) or (n, d) with one row per sample.")
+    if array.ndim == 1:
+        array = array[:, None]
+    if array.ndim >= 3:
+        raise ValueError(
+            f"{name} has shape {array.shape} (rank {array.ndim}); pass shape (n, d) with one row per sample. "
+            f"For images or other tensors, flatten each sample first, e.g. {name}.reshape(len({name}), -1)."
+        )
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {array.shape}); pass at least one sample and one column.")
+    array = array.astype(np.float64, copy=False)
+    finite = np.isfinite(array)
+    if not finite.all():
+        bad_rows = np.flatnonzero(~finite.all(axis=1))
+        n_nan = int(np.isnan(array).sum())
+        n_inf = int((~finite).sum()) - n_nan
+        raise ValueError(
+            f"{name} contains {n_nan} NaN and {n_inf} infinite values in {len(bad_rows)} rows "
+            f"(first bad row: {bad_rows[0]}); drop or impute those rows before estimating MI."
+        )
+    return array
+
+
+def check_pair(x: Any, y: Any, min_samples: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Check two paired arrays: each as :func:`check_array`, same number of rows, enough rows."""
+    x_array = check_array(x, "x")
+    y_array = check_array(y, "y")
+    if x_array.shape[0] != y_array.shape[0]:
+        raise ValueError(
+            f"x has {x_array.shape[0]} rows but y has {y_array.shape[0]}; x and y must be paired "
+            "samples, one row each per observation."
+        )
+    if x_array.shape[0] < min_samples:
+        raise ValueError(
+            f"got {x_array.shape[0]} samples but this needs at least {min_samples}; collect more samples."
+        )
+    return x_array, y_array
+
+
+# ---- hyperparameter constraints, checked in fit() as scikit-learn does --------------------------------
+
+Constraint = Callable[[Any], bool]
+
+
+def positive_int(value: Any) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool) and value > 0
+
+
+def positive_real(value: Any) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool) and np.isfinite(value) and value > 0
+
+
+def nonnegative_real(value: Any) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool) and np.isfinite(value) and value >= 0
+
+
+def fraction(value: Any) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool) and 0 < value < 1
+
+
+def optional(constraint: Constraint) -> Constraint:
+    def check(value: Any) -> bool:
+        return value is None or constraint(value)
+
+    check.__doc__ = f"None or {constraint.__name__}"
+    check.__name__ = f"optional {constraint.__name__}"
+    return check
+
+
+def one_of(*choices: Any) -> Constraint:
+    def check(value: Any) -> bool:
+        return value in choices
+
+    check.__name__ = "one of " + ", ".join(repr(c) for c in choices)
+    return check
+
+
+def validate_params(params: Mapping[str, Any], constraints: Mapping[str, Constraint]) -> None:
+    """Raise ValueError naming the first parameter that breaks its constraint."""
+    for name, constraint in constraints.items():
+        value = params[name]
+        if not constraint(value):
+            raise ValueError(f"{name}={value!r} is invalid: it must be {constraint.__name__.replace('_', ' ')}.")

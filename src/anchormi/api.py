@@ -1,0 +1,40 @@
+"""One call: ``anchormi.estimate(x, y)``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import objectives
+from .classical import CLASSICAL
+from .estimator import MIEstimator
+from .result import MIResult
+
+
+def methods() -> dict[str, str]:
+    """Every method name ``estimate`` accepts, with a one-line description."""
+    return {
+        **objectives.available(),
+        "ksg": "Kraskov-Stoegbauer-Grassberger k-NN estimator (algorithm 1), no training.",
+        "gaussian": "Closed form under joint Gaussianity from the sample covariance, no training.",
+    }
+
+
+def estimate(x: Any, y: Any, method: str = "anchor", **kwargs: Any) -> MIResult:
+    """Estimate I(X; Y) in nats from paired samples.
+
+    Args:
+        x: (n,) or (n, dim_x) array-like (numpy, pandas, torch, lists).
+        y: (n,) or (n, dim_y) array-like, paired row by row with x.
+        method: an objective name (default "anchor": InfoNCE-anchor, log score, nu=1, held-out
+            plug-in), or "ksg" / "gaussian".
+        **kwargs: ``MIEstimator`` parameters for objectives (batch_size, critic, seed, ...), or
+            the classical estimator's parameters (``k`` and ``seed`` for ksg).
+
+    Returns:
+        MIResult with ``mi``, ``bits``, ``stderr``, ``ci``, ``history``.
+    """
+    if method in CLASSICAL:
+        return CLASSICAL[method](x, y, **kwargs)
+    if method not in objectives.available():
+        raise ValueError(f"method={method!r} is unknown; choose one of {sorted(methods())}.")
+    return MIEstimator(objective=method, **kwargs).fit(x, y).result_

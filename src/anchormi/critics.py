@@ -1,0 +1,156 @@
+"""Critics c(x, y) -> R, read as log density ratios. Each gives the score matrix and its diagonal.
+
+Every critic offers:
+- ``pairwise(x, y)``: S[i, j] = c(x_i, y_j), shape (B, B), joint pairs on the diagonal;
+- ``pointwise(x, y)``: c(x_i, y_i), shape (B,), which is all the plug-in readout needs (O(B)).
+``forward`` is ``pairwise``.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+def mlp(dim_in: int, hidden: Sequence[int], dim_out: int) -> nn.Sequential:
+    """ReLU multilayer perceptron dim_in -> hidden... -> dim_out (no activation on the output)."""
+    layers: list[nn.Module] = []
+    width = dim_in
+    for size in hidden:
+        layers += [nn.Linear(width, size), nn.ReLU()]
+        width = size
+    layers.append(nn.Linear(width, dim_out))
+    return nn.Sequential(*layers)
+
+
+class Critic(nn.Module):
+    """Base class: subclasses implement ``pairwise`` and ``pointwise``."""
+
+    def pairwise(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def pointwise(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.pairwise(x, y)
+
+
+class SeparableCritic(Critic):
+    """c(x, y) = f(x)^T g(y) with two MLP encoders: S costs two encoder passes and one matmul.
+
+    Shape:
+        x: (B, dim_x), y: (B, dim_y) -> pairwise (B, B), pointwise (B,).
+    """
+
+    def __init__(self, dim_x: int, dim_y: int, hidden: Sequence[int] = (256, 256), embed_dim: int = 32):
+        super().__init__()
+        self.encoder_x = mlp(dim_x, hidden, embed_dim)
+        self.encoder_y = mlp(dim_y, hidden, embed_dim)
+
+    def pairwise(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.encoder_x(x) @ self.encoder_y(y).t()
+
+    def pointwise(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return (self.encoder_x(x) * self.encoder_y(y)).sum(-1)
+
+
+class JointCritic(Critic):
+    """c(x, y) = MLP([x, y]) over all B^2 pairs, with the first layer factorised.
+
+    W [x; y] + b = (W_x x + b) + W_y y, so the first layer costs O(B) matrix products and one
+    broadcast add instead of a (B^2, dim_x + dim_y) product; later layers see all B^2 pairs.
+
+    Shape:
+        x: (B, dim_x), y: (B, dim_y) -> pairwise (B, B), pointwise (B,).
+    """
+
+    def __init__(self, dim_x: int, dim_y: int, hidden: Sequence[int] = (256, 256)):
+        super().__init__()
+        if len(hidden) < 1:
+            raise ValueError("hidden must list at least one layer width for the joint critic.")
+        self.first_x = nn.Linear(dim_x, hidden[0])
+        self.first_y = nn.Linear(dim_y, hidden[0], bias=False)
+        self.rest = nn.Sequential(nn.ReLU(), mlp(hidden[0], hidden[1:], 1))
+
+    def pairwise(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        hidden = self.first_x(x)[:, None, :] + self.first_y(y)[None, :, :]  # (B, B, H), row i = x_i
+        return self.rest(hidden).squeeze(-1)
+
+    def pointwise(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.rest(self.first_x(x) + self.first_y(y)).squeeze(-1)
+
+
+class BilinearCritic(Critic):
+    """c(x, y) = x^T W y + b: the linear-Gaussian-style critic, fast and low-variance but limited.
+
+    Shape:
+        x: (B, dim_x), y: (B, dim_y) -> pairwise (B, B), pointwise (B,).
+    """
+
+    def __init__(self, dim_x: int, dim_y: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(dim_x, dim_y))
+        self.bias = nn.Parameter(torch.zeros(()))
+
+    def pairwise(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return x @ self.weight @ y.t() + self.bias
+
+    def pointwise(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return ((x @ self.weight) * y).sum(-1) + self.bias
+
+
+class CosineCritic(Critic):
+    """c(x, y) = cos(f(x), g(y)) / tau, the SimCLR critic; bounded in [-1/tau, 1/tau].
+
+    ``encoder_x`` and ``encoder_y`` are any modules mapping a batch to (B, D) features; with
+    ``encoder_y=None`` the two views share one encoder (Siamese, as in SimCLR).
+
+    Shape:
+        x, y: (B, ...) inputs of the encoders -> pairwise (B, B), pointwise (B,).
+    """
+
+    def __init__(self, encoder_x: nn.Module, encoder_y: nn.Module | None = None, tau: float = 0.1):
+        super().__init__()
+        if not tau > 0:
+            raise ValueError(f"tau={tau!r} is invalid; pass a temperature tau > 0.")
+        self.encoder_x = encoder_x
+        self.encoder_y = encoder_x if encoder_y is None else encoder_y
+        self.tau = float(tau)
+
+    def _embed(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return F.normalize(self.encoder_x(x), dim=-1), F.normalize(self.encoder_y(y), dim=-1)
+
+    def pairwise(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        embedded_x, embedded_y = self._embed(x, y)
+        return embedded_x @ embedded_y.t() / self.tau
+
+    def pointwise(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        embedded_x, embedded_y = self._embed(x, y)
+        return (embedded_x * embedded_y).sum(-1) / self.tau
+
+
+CRITICS = ("separable", "joint", "bilinear", "cosine")
+
+
+def make_critic(
+    name: str,
+    dim_x: int,
+    dim_y: int,
+    hidden: Sequence[int] = (256, 256),
+    embed_dim: int = 32,
+    tau: float = 0.1,
+) -> Critic:
+    """Build a critic by name for inputs of dim_x and dim_y features."""
+    if name == "separable":
+        return SeparableCritic(dim_x, dim_y, hidden, embed_dim)
+    if name == "joint":
+        return JointCritic(dim_x, dim_y, hidden)
+    if name == "bilinear":
+        return BilinearCritic(dim_x, dim_y)
+    if name == "cosine":
+        return CosineCritic(mlp(dim_x, hidden, embed_dim), mlp(dim_y, hidden, embed_dim), tau=tau)
+    raise ValueError(f"critic={name!r} is unknown; choose one of {list(CRITICS)} or pass an nn.Module critic.")

@@ -1,0 +1,164 @@
+"""The one training loop. Every objective goes through it; none has a branch here.
+
+Mini-batch training on the train split, evaluation on a validation split every ``eval_every``
+steps, and checkpoint selection by the lowest validation value of the *training loss* (never the
+largest MI, which would select for upward noise). A NaN or infinite loss stops training with a
+warning and the best checkpoint so far is kept.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import sys
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from .objectives.registry import Objective
+from .readouts import heldout_readout
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Training produced a NaN or infinite loss and stopped; the best checkpoint was kept."""
+
+
+@dataclass
+class TrainConfig:
+    batch_size: int
+    max_steps: int
+    lr: float
+    weight_decay: float
+    eval_every: int
+    patience: int
+    seed: int
+    progress: bool
+
+
+@dataclass
+class TrainOutcome:
+    history: pd.DataFrame
+    best_step: int
+    best_val_loss: float
+    steps_run: int
+    diverged: bool
+    stop_reason: str
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """"auto" picks CUDA when present, else Apple MPS, else the CPU."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        return torch.device(device)
+    except RuntimeError as error:
+        raise ValueError(f"device={device!r} is not a torch device; pass 'auto', 'cpu' or 'cuda'.") from error
+
+
+def progress_default() -> bool:
+    """Bars only for a person at a terminal: off in pipes, CI and tests."""
+    return sys.stderr.isatty() and "PYTEST_CURRENT_TEST" not in __import__("os").environ
+
+
+@torch.no_grad()
+def heldout_loss(critic: Any, objective: Objective, loss_params: dict, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> float:
+    """Mean training loss over disjoint held-out batches (no per-run state, e.g. MINE's average)."""
+    batch = min(batch_size, x.shape[0])
+    losses = [
+        float(objective.loss(critic.pairwise(x[s : s + batch], y[s : s + batch]), **loss_params))
+        for s in range(0, x.shape[0] - batch + 1, batch)
+    ]
+    return float(np.mean(losses))
+
+
+def train_critic(
+    critic: torch.nn.Module,
+    objective: Objective,
+    loss_params: dict[str, Any],
+    train: tuple[torch.Tensor, torch.Tensor],
+    val: tuple[torch.Tensor, torch.Tensor],
+    config: TrainConfig,
+    readout: str,
+    readout_params: dict[str, Any],
+    offset: float,
+) -> TrainOutcome:
+    """Train ``critic`` in place; on return it holds the best checkpoint's weights."""
+    x_train, y_train = train
+    x_val, y_val = val
+    n_train = x_train.shape[0]
+    generator = torch.Generator().manual_seed(config.seed)
+    optimizer = torch.optim.AdamW(critic.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    state = objective.make_state() if objective.make_state is not None else None
+    train_params = dict(loss_params, state=state) if state is not None else loss_params
+
+    records: list[dict[str, float]] = []
+
+    def evaluate(step: int, train_loss: float) -> float:
+        critic.eval()
+        val_loss = heldout_loss(critic, objective, loss_params, x_val, y_val, config.batch_size)
+        val_estimate = heldout_readout(critic, x_val, y_val, readout, offset, config.batch_size, readout_params).estimate
+        critic.train()
+        records.append({"step": step, "train_loss": train_loss, "val_loss": val_loss, "val_estimate": val_estimate})
+        return val_loss
+
+    best_val_loss = evaluate(0, float("nan"))
+    best_state = copy.deepcopy(critic.state_dict())
+    best_step, diverged, stop_reason = 0, False, "max_steps"
+    order = torch.randperm(n_train, generator=generator)
+    cursor, running, running_count, step = 0, 0.0, 0, 0
+
+    bar = tqdm(total=config.max_steps, disable=not config.progress, desc=objective.name, leave=False)
+    critic.train()
+    for step in range(1, config.max_steps + 1):
+        if cursor + config.batch_size > n_train:
+            order, cursor = torch.randperm(n_train, generator=generator), 0
+        index = order[cursor : cursor + config.batch_size].to(x_train.device)
+        cursor += config.batch_size
+        loss = objective.loss(critic.pairwise(x_train[index], y_train[index]), **train_params)
+        if not torch.isfinite(loss):
+            diverged, stop_reason = True, f"non-finite training loss ({float(loss)}) at step {step}"
+            break
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        running += float(loss.detach())
+        running_count += 1
+        bar.update(1)
+
+        if step % config.eval_every == 0 or step == config.max_steps:
+            val_loss = evaluate(step, running / running_count)
+            running, running_count = 0.0, 0
+            if not math.isfinite(val_loss):
+                diverged, stop_reason = True, f"non-finite held-out loss ({val_loss}) at step {step}"
+                break
+            if val_loss < best_val_loss:
+                best_val_loss, best_step = val_loss, step
+                best_state = copy.deepcopy(critic.state_dict())
+            bar.set_postfix(estimate=f"{records[-1]['val_estimate']:.3f}", best_step=best_step)
+            if step - best_step >= config.patience:
+                stop_reason = f"early stop: no held-out improvement for {config.patience} steps"
+                break
+    bar.close()
+
+    critic.load_state_dict(best_state)
+    critic.eval()
+    if diverged:
+        warnings.warn(
+            f"{objective.name} diverged: {stop_reason}. Training stopped and the best checkpoint "
+            f"(step {best_step}, held-out loss {best_val_loss:.4g}) was kept. Try a smaller lr, "
+            "a larger batch_size, or a more stable objective such as 'anchor'.",
+            DivergenceWarning,
+            stacklevel=3,
+        )
+    return TrainOutcome(pd.DataFrame.from_records(records), best_step, best_val_loss, step, diverged, stop_reason)
