@@ -202,7 +202,9 @@ def test_augmentation_rejects_bad_parameters():
 # --- encoders ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("channels, size, norm", [(1, 8, "batch"), (3, 32, "batch"), (3, 32, "group"), (1, 13, "group")])
+@pytest.mark.parametrize(
+    "channels, size, norm", [(1, 8, "batch"), (3, 32, "batch"), (3, 32, "group"), (1, 13, "group")]
+)
 def test_simclr_model_output_shapes(channels, size, norm):
     model = SimCLRModel(in_channels=channels, widths=(8, 16, 32), projection_dim=12, norm=norm)
     images = torch.rand(5, channels, size, size)
@@ -245,7 +247,13 @@ def test_load_digits_images_shapes_and_range():
 
 @pytest.mark.parametrize(
     "array_shape, layout",
-    [((4, 8, 6), "auto"), ((4, 8, 6, 3), "auto"), ((4, 3, 8, 6), "auto"), ((4, 3, 8, 3), "nchw"), ((4, 3, 8, 3), "nhwc")],
+    [
+        ((4, 8, 6), "auto"),
+        ((4, 8, 6, 3), "auto"),
+        ((4, 3, 8, 6), "auto"),
+        ((4, 3, 8, 3), "nchw"),
+        ((4, 3, 8, 3), "nhwc"),
+    ],
 )
 def test_images_from_array_layouts(array_shape, layout):
     rng = np.random.default_rng(0)

@@ -64,6 +64,7 @@ def anchor_loss(
     k: int | None = None,
     symmetric: bool = False,
     reduction: str = "mean",
+    fused: bool = True,
 ) -> torch.Tensor:
     """InfoNCE-anchor loss of a score matrix under a proper scoring rule.
 
@@ -78,6 +79,8 @@ def anchor_loss(
         k: tuple size K; None means B - 1 (B when nu = 0).
         symmetric: also average the same loss over rows (conditioning on x).
         reduction: "mean", "sum" or "none".
+        fused: for the log rule, use the fused log-sum-exp path (False runs the generic rule
+            path, which builds the K+1 logits; both give the same loss).
 
     Shape:
         scores: (B, B).  output: () for "mean"/"sum", (B,) per column for "none"
@@ -90,23 +93,24 @@ def anchor_loss(
         raise ValueError(f"reduction={reduction!r} is invalid; pass 'mean', 'sum' or 'none'.")
     tuple_size = resolve_k(batch, nu, k)
     matrices = (scores, scores.t()) if symmetric else (scores,)
-    per_column = torch.cat([_per_column(s, nu, rule, gamma, tuple_size) for s in matrices])
+    per_column = torch.cat([_per_column(s, nu, rule, gamma, tuple_size, fused) for s in matrices])
     if reduction == "none":
         return per_column
     return per_column.mean() if reduction == "mean" else per_column.sum()
 
 
-def _per_column(scores: torch.Tensor, nu: float, rule: str, gamma: float | None, k: int) -> torch.Tensor:
+def _per_column(scores: torch.Tensor, nu: float, rule: str, gamma: float | None, k: int, fused: bool) -> torch.Tensor:
     negatives = column_negatives(scores)
     positives = scores.diagonal()
     positive_tuple = torch.cat([positives[:, None], negatives[:, : k - 1]], dim=1)  # (B, K)
-    n_anchor_tuples = negatives.shape[1] // k
-    anchor_tuples = negatives[:, : n_anchor_tuples * k].reshape(-1, n_anchor_tuples, k)  # (B, M, K)
     weight_positive = k / (k + nu)
     weight_anchor = nu / (k + nu)
     log_nu = math.log(nu) if nu > 0 else -math.inf
+    if nu > 0:
+        n_anchor_tuples = negatives.shape[1] // k
+        anchor_tuples = negatives[:, : n_anchor_tuples * k].reshape(-1, n_anchor_tuples, k)  # (B, M, K)
 
-    if rule == "log" and gamma is None:
+    if rule == "log" and gamma is None and fused:
         # Fused path: LSE(log nu, c) = logaddexp(log nu, LSE(c)) never materialises the K+1 logits.
         positive_term = _lse_with_anchor(positive_tuple, log_nu) - positives
         if nu == 0:

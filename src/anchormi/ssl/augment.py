@@ -335,7 +335,9 @@ class Augment:
         steps = tuple(steps)
         for index, step in enumerate(steps):
             if not callable(step):
-                raise ValueError(f"steps[{index}] is {step!r}, not callable; pass functions (images, generator) -> images.")
+                raise ValueError(
+                    f"steps[{index}] is {step!r}, not callable; pass functions (images, generator) -> images."
+                )
         self.steps = steps
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -383,7 +385,11 @@ def default_augment(image_size: int, *, allow_flips: bool | None = None) -> Augm
         ]
         flips_default = False
     else:
-        steps = [RandomResizedCrop(scale=(0.3, 1.0)), ColorJitter(brightness=0.4, contrast=0.4), GaussianNoise(std=0.02)]
+        steps = [
+            RandomResizedCrop(scale=(0.3, 1.0)),
+            ColorJitter(brightness=0.4, contrast=0.4),
+            GaussianNoise(std=0.02),
+        ]
         flips_default = True
     if flips_default if allow_flips is None else allow_flips:
         steps.insert(1, RandomFlip(probability=0.5))

@@ -72,7 +72,9 @@ def alignment(z1, z2, alpha: float = 2.0) -> float:
     unit_1 = _unit_rows(_as_matrix(z1, "z1", min_rows=1), "z1")
     unit_2 = _unit_rows(_as_matrix(z2, "z2", min_rows=1), "z2")
     if unit_1.shape != unit_2.shape:
-        raise ValueError(f"z1 has shape {unit_1.shape} but z2 has {unit_2.shape}; pass row-paired features of one shape.")
+        raise ValueError(
+            f"z1 has shape {unit_1.shape} but z2 has {unit_2.shape}; pass row-paired features of one shape."
+        )
     pair_distances = np.linalg.norm(unit_1 - unit_2, axis=1)
     return float(np.mean(pair_distances**alpha))
 
