@@ -24,12 +24,13 @@ from ._validation import (
 from .critics import CRITICS, make_critic
 from .readouts import READOUTS, check_readout, heldout_readout, pointwise_log_ratios
 from .result import MIResult
-from .trainer import TrainConfig, progress_default, resolve_device, train_critic
+from .trainer import TrainConfig, epoch_batches, progress_default, resolve_device, train_critic
 
 # Loss hyperparameters exposed as constructor arguments; each objective accepts the subset in
 # its registry row's ``defaults``. None means "the objective's default".
 LOSS_PARAMS = ("nu", "rule", "gamma", "k", "symmetric", "alpha", "f")
 MIN_SAMPLES = 20
+MAX_VAL = 10_000
 
 
 def _hidden_sizes(value: Any) -> bool:
@@ -83,7 +84,8 @@ class MIEstimator:
         patience: early stopping after this many steps without held-out improvement; None picks
             max(1,000, 5 evaluations).
         test_size, val_size: fractions held out for the final readout and for checkpoint
-            selection; the rest trains. The three splits are disjoint.
+            selection (the validation split holds at most 10,000 pairs); the rest trains. The
+            three splits are disjoint.
         standardize: centre and scale every column with training-split statistics.
         seed: the same seed on the same machine gives the same estimate.
         device: "auto" (CUDA when present), "cpu", "cuda", ...
@@ -132,7 +134,7 @@ class MIEstimator:
         f: str | None = None,
         tau: float | None = None,
         readout: str | None = None,
-        hidden: Sequence[int] = (256, 256),
+        hidden: Sequence[int] = (128, 128),
         embed_dim: int = 32,
         temperature: float = 0.1,
         batch_size: int = 128,
@@ -232,7 +234,9 @@ class MIEstimator:
         x_array, y_array = check_pair(x, y, min_samples=MIN_SAMPLES)
         n_samples = x_array.shape[0]
         n_test = int(round(self.test_size * n_samples))
-        n_val = int(round(self.val_size * n_samples))
+        # Checkpoint selection needs a precise loss, not a huge one: beyond MAX_VAL pairs the
+        # evaluation cost grows while its noise barely falls, so extra pairs go to training.
+        n_val = min(int(round(self.val_size * n_samples)), MAX_VAL)
         n_train = n_samples - n_test - n_val
         if min(n_test, n_val) < 2 or n_train < 2:
             raise ValueError(
@@ -270,11 +274,12 @@ class MIEstimator:
         self.readout_ = readout
         self.readout_params_ = readout_params
         self.log_ratio_offset_ = objective.log_ratio_offset
+        x_train, y_train = self._tensors(x_array[train_rows], y_array[train_rows])
         outcome = train_critic(
             self.critic_, objective, loss_params,
-            self._tensors(x_array[train_rows], y_array[train_rows]),
-            self._tensors(x_array[val_rows], y_array[val_rows]),
+            epoch_batches(x_train, y_train, self.batch_size, torch.Generator().manual_seed(self.seed)),
             config, readout, readout_params, self._offset(),
+            val=self._tensors(x_array[val_rows], y_array[val_rows]),
         )
         self.history_ = outcome.history
         self.best_step_ = outcome.best_step
@@ -284,6 +289,52 @@ class MIEstimator:
         self.n_features_x_, self.n_features_y_ = x_array.shape[1], y_array.shape[1]
         self.result_ = self._readout(x_array[test_rows], y_array[test_rows])
         self.result_.info.update(seconds=time.perf_counter() - started, max_steps=max_steps, eval_every=eval_every, patience=patience)
+        return self
+
+    def fit_stream(self, sample_batch: Any, n_steps: int, dim_x: int | None = None, dim_y: int | None = None) -> "MIEstimator":
+        """Streaming training, the classic protocol: a fresh batch every step, no held-out split.
+
+        ``sample_batch(step, rng) -> (x, y)`` returns numpy arrays of shape (batch_size, dim_x)
+        and (batch_size, dim_y); ``rng`` is a numpy Generator seeded from ``seed``. The truth may
+        change with the step (the staircase). ``stream_history_`` holds, per step, the training
+        loss and the readout of that step's batch ("estimate", nats), as in Song & Ermon (2020).
+        Inputs are used as given (no standardisation: the distribution may change over time).
+        Returns self; ``pmi`` and ``estimate`` then use the final critic.
+        """
+        objective, loss_params, readout, readout_params = self._resolved_params()
+        if not positive_int(n_steps):
+            raise ValueError(f"n_steps={n_steps!r} is invalid; pass a positive number of steps.")
+        rng = np.random.default_rng(self.seed)
+        first_x, first_y = check_pair(*sample_batch(0, rng), min_samples=2)
+        self.x_mean_, self.x_scale_ = np.zeros(first_x.shape[1]), np.ones(first_x.shape[1])
+        self.y_mean_, self.y_scale_ = np.zeros(first_y.shape[1]), np.ones(first_y.shape[1])
+        self.device_ = resolve_device(self.device)
+        torch.manual_seed(self.seed)
+        if isinstance(self.critic, nn.Module):
+            critic = copy.deepcopy(self.critic)
+        else:
+            critic = make_critic(self.critic, first_x.shape[1], first_y.shape[1], tuple(self.hidden), self.embed_dim, self.temperature)
+        self.critic_ = critic.to(self.device_)
+        self.objective_, self.loss_params_, self.readout_, self.readout_params_ = objective, loss_params, readout, readout_params
+        self.log_ratio_offset_ = objective.log_ratio_offset
+        pending = [(first_x, first_y)]
+
+        def next_batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
+            x_batch, y_batch = pending.pop() if pending else check_pair(*sample_batch(step, rng), min_samples=2)
+            return self._tensors(x_batch, y_batch)
+
+        config = TrainConfig(
+            batch_size=self.batch_size, max_steps=int(n_steps), lr=self.lr, weight_decay=self.weight_decay,
+            eval_every=int(n_steps), patience=int(n_steps) + 1, seed=self.seed,
+            progress=progress_default() if self.progress is None else self.progress,
+        )
+        outcome = train_critic(self.critic_, objective, loss_params, next_batch, config, readout, readout_params,
+                               self._offset(), val=None, track_batch_estimate=True)
+        self.stream_history_ = outcome.history
+        self.history_ = outcome.history
+        self.best_step_, self.diverged_, self.stop_reason_ = outcome.best_step, outcome.diverged, outcome.stop_reason
+        self.n_train_, self.n_val_ = outcome.steps_run * self.batch_size, 0
+        self.n_features_x_, self.n_features_y_ = first_x.shape[1], first_y.shape[1]
         return self
 
     def _fit_standardizer(self, x_train: np.ndarray, y_train: np.ndarray) -> None:

@@ -48,6 +48,15 @@ def check_readout(name: str) -> None:
 
 
 @torch.no_grad()
+def batch_readout(scores: torch.Tensor, readout: str, offset: float, params: dict[str, Any] | None = None) -> float:
+    """The readout of one (B, B) score matrix: the classic per-batch estimate of streaming runs."""
+    log_ratios = scores - offset
+    if readout == "plugin":
+        return float(log_ratios.diagonal().mean())
+    return float(BOUND_READOUTS[readout](log_ratios, **(params or {})))
+
+
+@torch.no_grad()
 def pointwise_log_ratios(critic: Any, x: torch.Tensor, y: torch.Tensor, offset: float) -> torch.Tensor:
     """l(x_i, y_i) = c(x_i, y_i) - offset in chunks. Shape: (n, dim_x), (n, dim_y) -> (n,)."""
     chunks = [

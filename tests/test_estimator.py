@@ -1,0 +1,165 @@
+"""MIEstimator behaviour: determinism, divergence, results, readouts, streaming, classical methods."""
+
+import json
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import anchormi as ami
+from anchormi import tasks
+
+SMALL = {"max_steps": 60, "batch_size": 32, "hidden": (32,), "embed_dim": 8, "eval_every": 20}
+
+
+@pytest.fixture(scope="module")
+def gaussian_data():
+    return tasks.gaussian(dim=2, mi=1.0).sample(1_000, seed=3)
+
+
+def test_same_seed_same_estimate_and_different_seed_differs(gaussian_data):
+    x, y = gaussian_data
+    first = ami.estimate(x, y, seed=5, **SMALL)
+    second = ami.estimate(x, y, seed=5, **SMALL)
+    other = ami.estimate(x, y, seed=6, **SMALL)
+    assert first.mi == second.mi and first.stderr == second.stderr
+    pd.testing.assert_frame_equal(first.history, second.history)
+    assert other.mi != first.mi
+
+
+def test_result_fields_units_and_json(gaussian_data, tmp_path):
+    x, y = gaussian_data
+    result = ami.estimate(x, y, **SMALL)
+    assert result.bits == pytest.approx(result.mi / math.log(2))
+    lo, hi = result.ci
+    assert lo < result.mi < hi and hi - lo == pytest.approx(2 * 1.959963984540054 * result.stderr)
+    assert (result.n_train, result.n_test) == (700, 200)
+    assert list(result.history.columns) == ["step", "train_loss", "val_loss", "val_estimate"]
+    assert result.objective == "anchor" and result.readout == "plugin"
+    payload = json.loads(json.dumps(result.to_dict()))
+    assert payload["mi"] == pytest.approx(result.mi) and payload["n_test"] == 200
+    result.plot(truth=1.0, path=str(tmp_path / "curves.png"))
+    assert (tmp_path / "curves.png").stat().st_size > 1000
+
+
+def test_kept_checkpoint_has_the_lowest_heldout_loss(gaussian_data):
+    x, y = gaussian_data
+    estimator = ami.MIEstimator(**{**SMALL, "max_steps": 200}).fit(x, y)
+    history = estimator.history_
+    assert estimator.best_step_ == int(history.loc[history.val_loss.idxmin(), "step"])
+
+
+def test_plugin_stderr_is_sd_over_sqrt_n(gaussian_data):
+    x, y = gaussian_data
+    estimator = ami.MIEstimator(**SMALL).fit(x, y)
+    pointwise = estimator.pmi(x[:300], y[:300])
+    result = estimator.estimate(x[:300], y[:300])
+    assert pointwise.shape == (300,)
+    assert result.mi == pytest.approx(pointwise.mean(), rel=1e-6)
+    assert result.stderr == pytest.approx(pointwise.std(ddof=1) / math.sqrt(300), rel=1e-5)
+
+
+@pytest.mark.parametrize("method", ["infonce", "nce", "js", "nwj", "dv", "mine", "smile", "chi2", "fdiv"])
+def test_every_objective_trains_and_reports_its_default_readout(method, gaussian_data):
+    x, y = gaussian_data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ami.DivergenceWarning)
+        result = ami.estimate(x, y, method=method, **SMALL)
+    assert result.readout == ami.objectives.get(method).readout
+    assert np.isfinite(result.mi)
+    if result.readout != "plugin":  # bounds use whole held-out batches of the training size
+        assert result.n_test == (200 // 32) * 32
+
+
+def test_infonce_never_exceeds_log_batch():
+    x, y = tasks.gaussian(dim=4, mi=6.0).sample(2_000, seed=0)
+    result = ami.estimate(x, y, method="infonce", **{**SMALL, "batch_size": 16, "max_steps": 300})
+    per_batch_ceiling = math.log(16)
+    assert result.mi <= per_batch_ceiling + 1e-9
+
+
+def test_infonce_pmi_warns_that_it_is_shifted(gaussian_data):
+    x, y = gaussian_data
+    estimator = ami.MIEstimator(objective="infonce", **SMALL).fit(x, y)
+    with pytest.warns(UserWarning, match="C\\(y\\)"):
+        estimator.pmi(x[:10], y[:10])
+
+
+def test_nwj_on_cubic_diverges_cleanly_and_keeps_best_state():
+    """NWJ's exp(c - 1) term overflows on the heavy-tailed cubic data with raw inputs and a
+    large step (with the library's defaults it does not; lr=1e-2 forces it within 100 steps)."""
+    x, y = tasks.cubic(dim=20, mi=10.0).sample(4_000, seed=0)
+    with pytest.warns(ami.DivergenceWarning, match="diverged.*best checkpoint"):
+        estimator = ami.MIEstimator(
+            objective="nwj", standardize=False, lr=1e-2, hidden=(256, 256), batch_size=64,
+            max_steps=600, eval_every=10, seed=0,
+        ).fit(x, y)
+    assert estimator.diverged_ and "non-finite" in estimator.stop_reason_
+    history = estimator.history_
+    assert history.step.max() < 600  # stopped at the divergence, not at the budget
+    assert estimator.best_step_ == int(history.loc[history.val_loss.idxmin(), "step"])
+    # the kept weights are finite and give a finite held-out estimate
+    assert all(torch.isfinite(p).all() for p in estimator.critic_.parameters())
+    assert np.isfinite(estimator.result_.mi) and estimator.result_.info["diverged"] is True
+
+
+def test_streaming_fit_records_per_step_estimates():
+    staircase = tasks.staircase(levels=(1.0, 3.0), steps_per_level=40)
+
+    def sample(step, rng):
+        return staircase.task_at(min(step, staircase.n_steps - 1), dim=2).sample(32, seed=rng)
+
+    estimator = ami.MIEstimator(batch_size=32, hidden=(32,), embed_dim=8).fit_stream(sample, staircase.n_steps)
+    history = estimator.stream_history_
+    assert list(history.step) == list(range(1, 81))
+    assert history.estimate.notna().all()
+    assert estimator.pmi(*sample(0, np.random.default_rng(0))).shape == (32,)
+
+
+def test_custom_critic_module(gaussian_data):
+    x, y = gaussian_data
+    critic = ami.critics.BilinearCritic(2, 2)
+    result = ami.estimate(x, y, critic=critic, **{k: v for k, v in SMALL.items() if k not in ("hidden", "embed_dim")})
+    assert np.isfinite(result.mi) and result.info["critic"] == "BilinearCritic"
+
+
+@pytest.mark.parametrize("name", ["separable", "joint", "bilinear", "cosine"])
+def test_critic_pairwise_diagonal_equals_pointwise(name):
+    torch.manual_seed(0)
+    critic = ami.make_critic(name, 3, 5, hidden=(16, 16), embed_dim=4)
+    x, y = torch.randn(7, 3), torch.randn(7, 5)
+    matrix = critic.pairwise(x, y)
+    assert matrix.shape == (7, 7)
+    assert torch.allclose(matrix.diagonal(), critic.pointwise(x, y), atol=1e-5)
+    # S[i, j] = c(x_i, y_j): row i belongs to x_i
+    assert torch.allclose(matrix[2, 4], critic.pointwise(x[2:3], y[4:5])[0], atol=1e-5)
+
+
+def test_joint_critic_factorised_layer_equals_concatenation():
+    torch.manual_seed(0)
+    critic = ami.critics.JointCritic(3, 4, hidden=(8, 8))
+    x, y = torch.randn(5, 3), torch.randn(5, 4)
+    weight = torch.cat([critic.first_x.weight, critic.first_y.weight], dim=1)
+    pairs = torch.cat([x[:, None, :].expand(5, 5, 3), y[None, :, :].expand(5, 5, 4)], dim=-1)
+    naive = critic.rest(pairs @ weight.t() + critic.first_x.bias).squeeze(-1)
+    assert torch.allclose(critic.pairwise(x, y), naive, atol=1e-5)
+
+
+def test_gaussian_closed_form_matches_truth_within_stderr():
+    task = tasks.gaussian(dim=3, mi=1.5)
+    x, y = task.sample(20_000, seed=1)
+    result = ami.estimate(x, y, method="gaussian")
+    assert abs(result.mi - task.mi) < 4 * result.stderr
+
+
+def test_ksg_on_low_dimensional_gaussian():
+    task = tasks.gaussian(dim=1, mi=0.5)
+    x, y = task.sample(4_000, seed=2)
+    result = ami.estimate(x, y, method="ksg")
+    # KSG's per-point stderr ignores neighbour dependence; 5 of them is a loose but honest band
+    assert abs(result.mi - task.mi) < 5 * result.stderr
+    independent = ami.estimate(x, np.random.default_rng(0).standard_normal((4_000, 1)), method="ksg")
+    assert abs(independent.mi) < 5 * independent.stderr
