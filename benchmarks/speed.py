@@ -81,7 +81,7 @@ def hand_written_ms(critic: nn.Module, batch: int, steps: int) -> float:
 class NaiveJoint(nn.Module):
     """MLP on explicitly concatenated [x_i, y_j] for all B^2 pairs (the unfactorised baseline)."""
 
-    def __init__(self, hidden=(256, 256)):
+    def __init__(self, hidden=(128, 128)):
         super().__init__()
         self.net = mlp(2 * DIM, hidden, 1)
 
@@ -104,7 +104,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200)
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, dim={DIM}, hidden=(256, 256)")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, dim={DIM}, hidden=(128, 128), softplus")
     print(f"{'critic':10s} {'B':>4s} {'library ms/step':>16s} {'hand-written':>13s} {'ratio':>6s}")
     for name in ("separable", "joint", "bilinear", "cosine"):
         for batch in (64, 256):

@@ -21,7 +21,7 @@ from ._validation import (
     check_array, check_pair, fraction, nonnegative_real, one_of, optional, positive_int, positive_real,
     validate_params,
 )
-from .critics import CRITICS, make_critic
+from .critics import ACTIVATIONS, CRITICS, make_critic
 from .readouts import READOUTS, check_readout, heldout_readout, pointwise_log_ratios
 from .result import MIResult
 from .trainer import TrainConfig, epoch_batches, progress_default, resolve_device, train_critic
@@ -76,6 +76,7 @@ class MIEstimator:
         tau: SMILE clipping (applies to the "smile" readout).
         readout: "plugin", "infonce", "nwj", "dv" or "smile"; None means the objective's default.
         hidden, embed_dim: critic MLP widths and separable embedding size.
+        activation: hidden-layer nonlinearity of the MLP critics (softplus, relu, silu, gelu, tanh).
         temperature: the cosine critic's tau.
         batch_size: pairs per step B; in-batch negatives give K = B - 1.
         max_steps: step budget; None chooses ``auto_max_steps`` from the data size.
@@ -106,6 +107,7 @@ class MIEstimator:
         "readout": optional(one_of(*READOUTS)),
         "hidden": _hidden_sizes,
         "embed_dim": positive_int,
+        "activation": one_of(*ACTIVATIONS),
         "temperature": positive_real,
         "batch_size": positive_int,
         "max_steps": optional(positive_int),
@@ -136,6 +138,7 @@ class MIEstimator:
         readout: str | None = None,
         hidden: Sequence[int] = (128, 128),
         embed_dim: int = 32,
+        activation: str = "softplus",
         temperature: float = 0.1,
         batch_size: int = 128,
         max_steps: int | None = None,
@@ -163,6 +166,7 @@ class MIEstimator:
         self.readout = readout
         self.hidden = hidden
         self.embed_dim = embed_dim
+        self.activation = activation
         self.temperature = temperature
         self.batch_size = batch_size
         self.max_steps = max_steps
@@ -257,7 +261,7 @@ class MIEstimator:
         if isinstance(self.critic, nn.Module):
             critic = copy.deepcopy(self.critic)
         else:
-            critic = make_critic(self.critic, x_array.shape[1], y_array.shape[1], tuple(self.hidden), self.embed_dim, self.temperature)
+            critic = make_critic(self.critic, x_array.shape[1], y_array.shape[1], tuple(self.hidden), self.embed_dim, self.temperature, self.activation)
         self.critic_ = critic.to(self.device_)
 
         max_steps = self.max_steps or auto_max_steps(n_train, self.batch_size)
@@ -294,8 +298,9 @@ class MIEstimator:
     def fit_stream(self, sample_batch: Any, n_steps: int, dim_x: int | None = None, dim_y: int | None = None) -> "MIEstimator":
         """Streaming training, the classic protocol: a fresh batch every step, no held-out split.
 
-        ``sample_batch(step, rng) -> (x, y)`` returns numpy arrays of shape (batch_size, dim_x)
-        and (batch_size, dim_y); ``rng`` is a numpy Generator seeded from ``seed``. The truth may
+        ``sample_batch(index, rng) -> (x, y)`` returns numpy arrays of shape (batch_size, dim_x)
+        and (batch_size, dim_y) for the 0-based step ``index`` = 0 .. n_steps - 1 (history step
+        index + 1); ``rng`` is a numpy Generator seeded from ``seed``. The truth may
         change with the step (the staircase). ``stream_history_`` holds, per step, the training
         loss and the readout of that step's batch ("estimate", nats), as in Song & Ermon (2020).
         Inputs are used as given (no standardisation: the distribution may change over time).
@@ -313,14 +318,14 @@ class MIEstimator:
         if isinstance(self.critic, nn.Module):
             critic = copy.deepcopy(self.critic)
         else:
-            critic = make_critic(self.critic, first_x.shape[1], first_y.shape[1], tuple(self.hidden), self.embed_dim, self.temperature)
+            critic = make_critic(self.critic, first_x.shape[1], first_y.shape[1], tuple(self.hidden), self.embed_dim, self.temperature, self.activation)
         self.critic_ = critic.to(self.device_)
         self.objective_, self.loss_params_, self.readout_, self.readout_params_ = objective, loss_params, readout, readout_params
         self.log_ratio_offset_ = objective.log_ratio_offset
         pending = [(first_x, first_y)]
 
         def next_batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
-            x_batch, y_batch = pending.pop() if pending else check_pair(*sample_batch(step, rng), min_samples=2)
+            x_batch, y_batch = pending.pop() if pending else check_pair(*sample_batch(step - 1, rng), min_samples=2)
             return self._tensors(x_batch, y_batch)
 
         config = TrainConfig(

@@ -5,6 +5,17 @@
 - :mod:`anchormi.ssl.augment`: batched random augmentations driven by an explicit torch.Generator.
 - :mod:`anchormi.ssl.encoders`: a small CNN backbone plus projection head (:class:`SimCLRModel`).
 - :mod:`anchormi.ssl.metrics`: linear CKA, alignment, uniformity and linear-probe accuracy.
+- :mod:`anchormi.ssl.train`: :func:`train_ssl`, contrastive training with any registered objective
+  through the cosine critic; checkpoints every epoch and resumes.
+- :mod:`anchormi.ssl.evaluate`: probe, alignment/uniformity and CKA of trained encoders.
+- :mod:`anchormi.ssl.pair_scoring`: scoring candidate pairs by estimated pointwise MI, with a
+  latent-variable task whose true PMI is known.
+- :mod:`anchormi.ssl.reproduce_ssl`, :mod:`anchormi.ssl.reproduce_pmi`: the two reproductions
+  behind ``anchormi reproduce ssl`` and ``anchormi reproduce pmi``.
+
+    >>> from anchormi.ssl import SSLConfig, load_digits_images, train_ssl
+    >>> run = train_ssl(load_digits_images().images, SSLConfig(objective="anchor", epochs=20))  # doctest: +SKIP
+    >>> run.model.features(images)                                                              # doctest: +SKIP
 """
 
 from anchormi.ssl.augment import (
@@ -29,8 +40,24 @@ from anchormi.ssl.augment import (
 from anchormi.ssl.data import ImageData, images_from_array, load_digits_images, load_image_folder
 from anchormi.ssl.encoders import ConvEncoder, ProjectionHead, SimCLRModel
 from anchormi.ssl.metrics import alignment, linear_cka, linear_probe_accuracy, linear_probe_topk, uniformity
+from anchormi.ssl.evaluate import encode, evaluate_representation, representation_cka, stratified_split
+from anchormi.ssl.pair_scoring import LatentPairTask, fit_and_score, make_candidates, score_candidates
+from anchormi.ssl.train import SSLConfig, SSLRun, load_checkpoint, model_from_checkpoint, train_ssl
 
 __all__ = [
+    "SSLConfig",
+    "SSLRun",
+    "train_ssl",
+    "load_checkpoint",
+    "model_from_checkpoint",
+    "encode",
+    "evaluate_representation",
+    "representation_cka",
+    "stratified_split",
+    "LatentPairTask",
+    "make_candidates",
+    "score_candidates",
+    "fit_and_score",
     "Augment",
     "ColorJitter",
     "ConvEncoder",
