@@ -256,13 +256,7 @@ class MIEstimator:
         test_rows, val_rows, train_rows = np.split(permutation, [n_test, n_test + n_val])
 
         self._fit_standardizer(x_array[train_rows], y_array[train_rows])
-        self.device_ = resolve_device(self.device)
-        torch.manual_seed(self.seed)
-        if isinstance(self.critic, nn.Module):
-            critic = copy.deepcopy(self.critic)
-        else:
-            critic = make_critic(self.critic, x_array.shape[1], y_array.shape[1], tuple(self.hidden), self.embed_dim, self.temperature, self.activation)
-        self.critic_ = critic.to(self.device_)
+        self._init_critic(x_array.shape[1], y_array.shape[1])
 
         max_steps = self.max_steps or auto_max_steps(n_train, self.batch_size)
         steps_per_epoch = max(1, n_train // self.batch_size)
@@ -313,13 +307,7 @@ class MIEstimator:
         first_x, first_y = check_pair(*sample_batch(0, rng), min_samples=2)
         self.x_mean_, self.x_scale_ = np.zeros(first_x.shape[1]), np.ones(first_x.shape[1])
         self.y_mean_, self.y_scale_ = np.zeros(first_y.shape[1]), np.ones(first_y.shape[1])
-        self.device_ = resolve_device(self.device)
-        torch.manual_seed(self.seed)
-        if isinstance(self.critic, nn.Module):
-            critic = copy.deepcopy(self.critic)
-        else:
-            critic = make_critic(self.critic, first_x.shape[1], first_y.shape[1], tuple(self.hidden), self.embed_dim, self.temperature, self.activation)
-        self.critic_ = critic.to(self.device_)
+        self._init_critic(first_x.shape[1], first_y.shape[1])
         self.objective_, self.loss_params_, self.readout_, self.readout_params_ = objective, loss_params, readout, readout_params
         self.log_ratio_offset_ = objective.log_ratio_offset
         pending = [(first_x, first_y)]
@@ -341,6 +329,16 @@ class MIEstimator:
         self.n_train_, self.n_val_ = outcome.steps_run * self.batch_size, 0
         self.n_features_x_, self.n_features_y_ = first_x.shape[1], first_y.shape[1]
         return self
+
+    def _init_critic(self, dim_x: int, dim_y: int) -> None:
+        """Seed torch, then build (or copy the user's) critic on the resolved device."""
+        self.device_ = resolve_device(self.device)
+        torch.manual_seed(self.seed)
+        if isinstance(self.critic, nn.Module):
+            critic = copy.deepcopy(self.critic)
+        else:
+            critic = make_critic(self.critic, dim_x, dim_y, tuple(self.hidden), self.embed_dim, self.temperature, self.activation)
+        self.critic_ = critic.to(self.device_)
 
     def _fit_standardizer(self, x_train: np.ndarray, y_train: np.ndarray) -> None:
         def stats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
