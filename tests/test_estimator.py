@@ -109,11 +109,15 @@ def test_nwj_on_cubic_diverges_cleanly_and_keeps_best_state():
 def test_streaming_fit_records_per_step_estimates():
     staircase = tasks.staircase(levels=(1.0, 3.0), steps_per_level=40)
 
-    def sample(step, rng):
-        return staircase.task_at(min(step, staircase.n_steps - 1), dim=2).sample(32, seed=rng)
+    requested = []
+
+    def sample(index, rng):
+        requested.append(index)
+        return staircase.task_at(index, dim=2).sample(32, seed=rng)
 
     estimator = ami.MIEstimator(batch_size=32, hidden=(32,), embed_dim=8).fit_stream(sample, staircase.n_steps)
     history = estimator.stream_history_
+    assert requested == list(range(80))  # each 0-based step index once, in order
     assert list(history.step) == list(range(1, 81))
     assert history.estimate.notna().all()
     assert estimator.pmi(*sample(0, np.random.default_rng(0))).shape == (32,)

@@ -187,11 +187,10 @@ def _run_stream(cell: Cell) -> tuple[dict[str, Any], pd.DataFrame]:
         **{**cell.estimator, **cell.method_params},
     )
 
-    def sample_batch(step: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        # fit_stream trains step s (1-based) on sample_batch(s) (its first batch is drawn at
-        # step 0), so schedule index s - 1 keeps history step s on level (s - 1) // steps_per_level.
-        index = min(max(step - 1, 0), schedule.n_steps - 1)
-        return schedule.task_at(index, cell.task, dim).sample(estimator.batch_size, rng)
+    def sample_batch(index: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        # fit_stream asks for the 0-based index of each step (history step index + 1), so history
+        # step s trains on level (s - 1) // steps_per_level.
+        return schedule.task_at(min(index, schedule.n_steps - 1), cell.task, dim).sample(estimator.batch_size, rng)
 
     started = time.perf_counter()
     estimator.fit_stream(sample_batch, schedule.n_steps)
