@@ -25,7 +25,7 @@ def estimate(x: Any, y: Any, method: str = "anchor", **kwargs: Any) -> MIResult:
     Args:
         x: (n,) or (n, dim_x) array-like (numpy, pandas, torch, lists).
         y: (n,) or (n, dim_y) array-like, paired row by row with x.
-        method: an objective name (default "anchor": InfoNCE-anchor, log score, nu=1, held-out
+        method: an objective name (default "anchor": InfoNCE-anchor, log score, nu=16, held-out
             plug-in), or "ksg" / "gaussian".
         **kwargs: ``MIEstimator`` parameters for objectives (batch_size, critic, seed, ...), or
             the classical estimator's parameters (``k`` and ``seed`` for ksg).
