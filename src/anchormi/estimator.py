@@ -192,7 +192,9 @@ class MIEstimator:
             setattr(self, name, value)
         return self
 
-    def _resolved_params(self) -> tuple[objectives.Objective, dict, str, dict]:
+    def _resolve_objective(self) -> tuple[objectives.Objective, dict, str, dict]:
+        """Validate the hyperparameters; store and return the objective row, loss parameters, readout
+        and readout parameters that training and every later readout use."""
         validate_params(self.get_params(), self._parameter_constraints)
         objective = objectives.get(self.objective)
         loss_params = dict(objective.defaults)
@@ -224,6 +226,9 @@ class MIEstimator:
                 UserWarning,
                 stacklevel=3,
             )
+        self.objective_, self.loss_params_ = objective, loss_params
+        self.readout_, self.readout_params_ = readout, readout_params
+        self.log_ratio_offset_ = objective.log_ratio_offset
         return objective, loss_params, readout, readout_params
 
     # ---- fitting ------------------------------------------------------------------------------
@@ -234,7 +239,7 @@ class MIEstimator:
             x: (n,) or (n, dim_x); y: (n,) or (n, dim_y); any numeric array-like.
         """
         started = time.perf_counter()
-        objective, loss_params, readout, readout_params = self._resolved_params()
+        objective, loss_params, readout, readout_params = self._resolve_objective()
         x_array, y_array = check_pair(x, y, min_samples=MIN_SAMPLES)
         n_samples = x_array.shape[0]
         n_test = int(round(self.test_size * n_samples))
@@ -267,11 +272,6 @@ class MIEstimator:
             eval_every=eval_every, patience=patience, seed=self.seed,
             progress=progress_default() if self.progress is None else self.progress,
         )
-        self.objective_ = objective
-        self.loss_params_ = loss_params
-        self.readout_ = readout
-        self.readout_params_ = readout_params
-        self.log_ratio_offset_ = objective.log_ratio_offset
         x_train, y_train = self._tensors(x_array[train_rows], y_array[train_rows])
         outcome = train_critic(
             self.critic_, objective, loss_params,
@@ -289,7 +289,7 @@ class MIEstimator:
         self.result_.info.update(seconds=time.perf_counter() - started, max_steps=max_steps, eval_every=eval_every, patience=patience)
         return self
 
-    def fit_stream(self, sample_batch: Any, n_steps: int, dim_x: int | None = None, dim_y: int | None = None) -> "MIEstimator":
+    def fit_stream(self, sample_batch: Any, n_steps: int) -> "MIEstimator":
         """Streaming training, the classic protocol: a fresh batch every step, no held-out split.
 
         ``sample_batch(index, rng) -> (x, y)`` returns numpy arrays of shape (batch_size, dim_x)
@@ -300,7 +300,7 @@ class MIEstimator:
         Inputs are used as given (no standardisation: the distribution may change over time).
         Returns self; ``pmi`` and ``estimate`` then use the final critic.
         """
-        objective, loss_params, readout, readout_params = self._resolved_params()
+        objective, loss_params, readout, readout_params = self._resolve_objective()
         if not positive_int(n_steps):
             raise ValueError(f"n_steps={n_steps!r} is invalid; pass a positive number of steps.")
         rng = np.random.default_rng(self.seed)
@@ -308,8 +308,6 @@ class MIEstimator:
         self.x_mean_, self.x_scale_ = np.zeros(first_x.shape[1]), np.ones(first_x.shape[1])
         self.y_mean_, self.y_scale_ = np.zeros(first_y.shape[1]), np.ones(first_y.shape[1])
         self._init_critic(first_x.shape[1], first_y.shape[1])
-        self.objective_, self.loss_params_, self.readout_, self.readout_params_ = objective, loss_params, readout, readout_params
-        self.log_ratio_offset_ = objective.log_ratio_offset
         pending = [(first_x, first_y)]
 
         def next_batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:

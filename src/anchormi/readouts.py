@@ -42,6 +42,16 @@ class ReadoutValue:
     values: np.ndarray
 
 
+def heldout_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int):
+    """Disjoint full held-out batches of min(batch_size, n) pairs; the tail beyond the last one is not used.
+
+    Yields (x_batch, y_batch) of shapes (b, dim_x), (b, dim_y).
+    """
+    batch = min(batch_size, x.shape[0])
+    for start in range(0, x.shape[0] - batch + 1, batch):
+        yield x[start : start + batch], y[start : start + batch]
+
+
 def check_readout(name: str) -> None:
     if name not in READOUTS:
         raise ValueError(f"readout={name!r} is unknown; choose one of {list(READOUTS)}.")
@@ -82,15 +92,8 @@ def heldout_readout(
     if readout == "plugin":
         values = pointwise_log_ratios(critic, x, y, offset).double().cpu().numpy()
     else:
-        batch = min(batch_size, x.shape[0])
-        n_batches = x.shape[0] // batch
         bound = BOUND_READOUTS[readout]
-        values = np.array(
-            [
-                float(bound(critic.pairwise(x[b * batch : (b + 1) * batch], y[b * batch : (b + 1) * batch]) - offset, **params))
-                for b in range(n_batches)
-            ]
-        )
+        values = np.array([float(bound(critic.pairwise(xb, yb) - offset, **params)) for xb, yb in heldout_batches(x, y, batch_size)])
     n_used = values.size if readout == "plugin" else values.size * min(batch_size, x.shape[0])
     stderr = float(values.std(ddof=1) / np.sqrt(values.size)) if values.size > 1 else float("nan")
     return ReadoutValue(float(values.mean()), stderr, int(n_used), values)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import sys
 import warnings
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .objectives.registry import Objective
-from .readouts import batch_readout, heldout_readout
+from .readouts import batch_readout, heldout_batches, heldout_readout
 
 
 class DivergenceWarning(RuntimeWarning):
@@ -70,17 +71,13 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 def progress_default() -> bool:
     """Bars only for a person at a terminal: off in pipes, CI and tests."""
-    return sys.stderr.isatty() and "PYTEST_CURRENT_TEST" not in __import__("os").environ
+    return sys.stderr.isatty() and "PYTEST_CURRENT_TEST" not in os.environ
 
 
 @torch.no_grad()
 def heldout_loss(critic: Any, objective: Objective, loss_params: dict, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> float:
     """Mean training loss over disjoint held-out batches (no per-run state, e.g. MINE's average)."""
-    batch = min(batch_size, x.shape[0])
-    losses = [
-        float(objective.loss(critic.pairwise(x[s : s + batch], y[s : s + batch]), **loss_params))
-        for s in range(0, x.shape[0] - batch + 1, batch)
-    ]
+    losses = [float(objective.loss(critic.pairwise(xb, yb), **loss_params)) for xb, yb in heldout_batches(x, y, batch_size)]
     return float(np.mean(losses))
 
 
@@ -189,9 +186,12 @@ def train_critic(
         critic.load_state_dict(best_state)
     critic.eval()
     if diverged:
+        kept = (
+            f"the best checkpoint (step {best_step}, held-out loss {best_val_loss:.4g}) was kept"
+            if val is not None else f"the last weights with a finite loss (step {best_step}) were kept"
+        )
         warnings.warn(
-            f"{objective.name} diverged: {stop_reason}. Training stopped and the best checkpoint "
-            f"(step {best_step}, held-out loss {best_val_loss:.4g}) was kept. Try a smaller lr, "
+            f"{objective.name} diverged: {stop_reason}. Training stopped and {kept}. Try a smaller lr, "
             "a larger batch_size, or a more stable objective such as 'anchor'.",
             DivergenceWarning,
             stacklevel=3,
