@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 import typer
 from scipy.stats import multivariate_normal
 from typer.testing import CliRunner
@@ -18,12 +17,7 @@ from anchormi.ssl.pair_scoring import (
 )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_true_pmi_matches_the_gaussian_densities():

@@ -21,13 +21,7 @@ from anchormi.ssl.train import load_checkpoint, model_from_checkpoint
 TINY = dict(widths=(8, 16), projection_dim=16, batch_size=64)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # Tests share two cores with other work; one torch thread per process avoids oversubscription.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
