@@ -102,6 +102,15 @@ def _series_label(method: str, critic: str, critics: int) -> str:
     return method if critics <= 1 or critic == "-" else f"{method} ({critic})"
 
 
+def _errorbars_by_truth(ax, part: pd.DataFrame, column: str, colors: dict, n_critics: int) -> None:
+    """One line per (method, critic): ``column`` +/- sd against the true MI."""
+    for (method, critic), series in part.groupby(["method", "critic"], sort=False):
+        series = series.sort_values("truth")
+        ax.errorbar(series["truth"], series[column], yerr=series["sd"].fillna(0.0), color=colors[method],
+                    ls=_CRITIC_STYLES.get(critic, "-"), marker="o", ms=3, lw=1.1, capsize=2,
+                    label=_series_label(method, critic, n_critics))
+
+
 def bias_figure(summary: pd.DataFrame, path: Path, kind: str) -> Path:
     """Bias +/- sd against the true MI; one panel per family (and critic for streaming)."""
     if kind == "stream":
@@ -117,11 +126,7 @@ def bias_figure(summary: pd.DataFrame, path: Path, kind: str) -> Path:
     figure, axes = _grid(1, len(panels), 4.2, 3.4)
     for ax, panel in zip(axes[0], panels):
         part = data[data["panel"] == panel]
-        for (method, critic), series in part.groupby(["method", "critic"], sort=False):
-            series = series.sort_values("truth")
-            ax.errorbar(series["truth"], series["bias"], yerr=series["sd"].fillna(0.0), color=colors[method],
-                        ls=_CRITIC_STYLES.get(critic, "-"), marker="o", ms=3, lw=1.1, capsize=2,
-                        label=_series_label(method, critic, n_critics))
+        _errorbars_by_truth(ax, part, "bias", colors, n_critics)
         ax.axhline(0.0, color="k", ls="--", lw=0.8)
         ax.set_title(panel, fontsize=9)
         ax.set_xlabel("true MI (nats)")
@@ -152,11 +157,7 @@ def estimate_figure(summary: pd.DataFrame, path: Path) -> Path:
     figure, axes = _grid(1, len(panels), 4.2, 3.6)
     for ax, family in zip(axes[0], panels):
         part = data[data["family"] == family]
-        for (method, critic), series in part.groupby(["method", "critic"], sort=False):
-            series = series.sort_values("truth")
-            ax.errorbar(series["truth"], series["mean_estimate"], yerr=series["sd"].fillna(0.0), color=colors[method],
-                        ls=_CRITIC_STYLES.get(critic, "-"), marker="o", ms=3, lw=1.1, capsize=2,
-                        label=_series_label(method, critic, n_critics))
+        _errorbars_by_truth(ax, part, "mean_estimate", colors, n_critics)
         top = float(part["truth"].max())
         ax.plot([0, top], [0, top], color="k", ls="--", lw=0.8, label="truth")
         ax.set_ylim(-0.5, 1.5 * top + 0.5)
