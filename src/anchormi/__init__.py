@@ -11,7 +11,7 @@ from .classical import gaussian as gaussian_mi, ksg
 from .critics import make_critic
 from .estimator import MIEstimator
 from .result import MIResult
-from .trainer import DivergenceWarning
+from .runtime import DivergenceWarning
 
 __version__ = "0.1.0"
 

@@ -24,7 +24,8 @@ from ._validation import (
 from .critics import ACTIVATIONS, CRITICS, make_critic
 from .readouts import READOUTS, check_readout, heldout_readout, pointwise_log_ratios
 from .result import MIResult
-from .trainer import TrainConfig, epoch_batches, progress_default, resolve_device, train_critic
+from .runtime import progress_default, resolve_device
+from .trainer import TrainConfig, epoch_batches, train_critic
 
 # Loss hyperparameters exposed as constructor arguments; each objective accepts the subset in
 # its registry row's ``defaults``. None means "the objective's default".

@@ -1,46 +1,61 @@
-"""The one training loop. Every objective goes through it; none has a branch here.
+"""The one training loop. Every objective and every client (estimator, streaming staircase, SSL)
+goes through it; none has a branch here.
 
-Mini-batch training on the train split, evaluation on a validation split every ``eval_every``
-steps, and checkpoint selection by the lowest validation value of the *training loss* (never the
-largest MI, which would select for upward noise). A NaN or infinite loss stops training with a
-warning and the best checkpoint so far is kept.
+Two modes share one optimiser step and one history schema (:data:`HISTORY_COLUMNS`):
+
+- :func:`train_with_validation` (fixed data): evaluate on a validation split every
+  ``eval_every`` steps, keep the checkpoint with the lowest validation value of the *training
+  loss* (never the largest MI, which would select for upward noise), and on a plateau go back to
+  the best weights with a smaller learning rate.
+- :func:`train_streaming` (a fresh batch every step, or an epoch loop driven by the caller's
+  hooks): train for a fixed number of steps and keep a copy of the last weights that gave a
+  finite loss.
+
+A NaN or infinite loss stops training with a :class:`DivergenceWarning`; the weights kept are
+always finite.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-import os
-import sys
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import numpy as np
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .objectives.registry import Objective
-from .readouts import batch_readout, heldout_batches, heldout_readout
+from .runtime import DivergenceWarning
 
+# One schema for both modes: fixed-data runs fill val_*, streaming runs fill batch_estimate
+# (the readout of that step's training batch, the classic staircase trace); the rest is NaN.
+HISTORY_COLUMNS = ("step", "train_loss", "val_loss", "val_estimate", "batch_estimate")
 
-class DivergenceWarning(RuntimeWarning):
-    """Training produced a NaN or infinite loss and stopped; the best checkpoint was kept."""
+BatchSource = Callable[[int], tuple[torch.Tensor, torch.Tensor]]
+LossFunction = Callable[[torch.Tensor], torch.Tensor]
+Evaluation = Callable[[Any], tuple[float, float]]
 
 
 @dataclass
 class TrainConfig:
-    batch_size: int
+    """Optimiser and schedule settings of one run.
+
+    ``reset_optimizer_on_decay`` clears Adam's moment estimates when a plateau sends the weights
+    back to the best checkpoint; the moments then describe the abandoned trajectory.
+    """
+
     max_steps: int
     lr: float
-    weight_decay: float
-    eval_every: int
-    patience: int
-    seed: int
-    progress: bool
+    weight_decay: float = 0.0
+    eval_every: int = 250
+    patience: int = 1_000
+    progress: bool = False
+    label: str = "train"
     lr_decay: float = 0.5
     max_decays: int = 4
+    reset_optimizer_on_decay: bool = False
 
 
 @dataclass
@@ -51,37 +66,17 @@ class TrainOutcome:
     steps_run: int
     diverged: bool
     stop_reason: str
+    # The last held-out loss was still falling (by more than its noise floor) when the budget ended.
+    still_improving: bool = False
 
 
-def resolve_device(device: str | torch.device) -> torch.device:
-    """"auto" picks CUDA when present, else Apple MPS, else the CPU."""
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        return torch.device(device)
-    except RuntimeError as error:
-        raise ValueError(f"device={device!r} is not a torch device; pass 'auto', 'cpu' or 'cuda'.") from error
+def history_frame(records: list[dict[str, float]]) -> pd.DataFrame:
+    """The training record as a table with exactly :data:`HISTORY_COLUMNS` (missing cells NaN)."""
+    return pd.DataFrame.from_records(records, columns=list(HISTORY_COLUMNS)).astype(float).astype({"step": int})
 
 
-def progress_default() -> bool:
-    """Bars only for a person at a terminal: off in pipes, CI and tests."""
-    return sys.stderr.isatty() and "PYTEST_CURRENT_TEST" not in os.environ
-
-
-@torch.no_grad()
-def heldout_loss(critic: Any, objective: Objective, loss_params: dict, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> float:
-    """Mean training loss over disjoint held-out batches (no per-run state, e.g. MINE's average)."""
-    losses = [float(objective.loss(critic.pairwise(xb, yb), **loss_params)) for xb, yb in heldout_batches(x, y, batch_size)]
-    return float(np.mean(losses))
-
-
-BatchSource = Callable[[int], tuple[torch.Tensor, torch.Tensor]]
+def make_optimizer(critic: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(critic.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
 
 def epoch_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator) -> BatchSource:
@@ -99,101 +94,172 @@ def epoch_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, generator: 
     return next_batch
 
 
-def train_critic(
+def _step(
+    critic: Any,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: LossFunction,
+    batch: tuple[torch.Tensor, torch.Tensor],
+    before_update: Callable[[], None] | None = None,
+):
+    """One optimiser step. Returns (loss, scores); a non-finite loss is returned without stepping.
+
+    ``before_update`` runs once the loss is known to be finite, while the weights are still the
+    ones that produced it.
+    """
+    scores = critic.pairwise(*batch)
+    loss = loss_fn(scores)
+    if not torch.isfinite(loss):
+        return loss, scores
+    if before_update is not None:
+        before_update()
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss, scores
+
+
+def _warn_diverged(label: str, reason: str, kept: str) -> None:
+    warnings.warn(
+        f"{label} diverged: {reason}. Training stopped and {kept} were kept. Try a smaller lr, "
+        "a larger batch_size, or a more stable objective such as 'anchor'.",
+        DivergenceWarning,
+        stacklevel=4,
+    )
+
+
+def train_with_validation(
     critic: torch.nn.Module,
-    objective: Objective,
-    loss_params: dict[str, Any],
+    loss_fn: LossFunction,
     batches: BatchSource,
     config: TrainConfig,
-    readout: str,
-    readout_params: dict[str, Any],
-    offset: float,
-    val: tuple[torch.Tensor, torch.Tensor] | None = None,
-    track_batch_estimate: bool = False,
+    evaluate: Evaluation,
+    optimizer: torch.optim.Optimizer | None = None,
 ) -> TrainOutcome:
-    """Train ``critic`` in place on ``batches(step)``; on return it holds the kept weights.
+    """Train ``critic`` in place on ``batches(step)``; on return it holds the best checkpoint.
 
-    With ``val`` (fixed data): evaluate every ``eval_every`` steps, keep the checkpoint with the
-    lowest held-out loss and stop early after ``patience`` steps without improvement.
-    Without ``val`` (streaming, a fresh batch each step): train for ``max_steps`` and keep the
-    last weights that gave a finite loss. ``track_batch_estimate`` records, at every step, the
-    readout of that step's training batch (the classic staircase plot) in ``history``.
+    ``evaluate(critic) -> (val_loss, val_estimate)`` runs every ``eval_every`` steps (critic in
+    eval mode, no grad). Early stopping after ``patience`` steps without improvement; each of the
+    first ``max_decays`` plateaus instead restores the best weights and multiplies the lr by
+    ``lr_decay``.
     """
-    optimizer = torch.optim.AdamW(critic.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    state = objective.make_state() if objective.make_state is not None else None
-    train_params = dict(loss_params, state=state) if state is not None else loss_params
+    optimizer = optimizer or make_optimizer(critic, config)
     records: list[dict[str, float]] = []
 
-    def evaluate(step: int, train_loss: float) -> float:
-        x_val, y_val = val
+    def run_evaluation(step: int, train_loss: float) -> float:
         critic.eval()
-        val_loss = heldout_loss(critic, objective, loss_params, x_val, y_val, config.batch_size)
-        val_estimate = heldout_readout(critic, x_val, y_val, readout, offset, config.batch_size, readout_params).estimate
+        with torch.no_grad():
+            val_loss, val_estimate = evaluate(critic)
         critic.train()
-        records.append({"step": step, "train_loss": train_loss, "val_loss": val_loss, "val_estimate": val_estimate})
-        return val_loss
+        records.append({"step": step, "train_loss": train_loss, "val_loss": float(val_loss), "val_estimate": float(val_estimate)})
+        return float(val_loss)
 
-    best_val_loss = evaluate(0, float("nan")) if val is not None else float("nan")
-    best_state = copy.deepcopy(critic.state_dict()) if val is not None else None
-    best_step, diverged, stop_reason = 0, False, "max_steps"
-    running, running_count, step = 0.0, 0, 0
-    last_change, decays = 0, 0
+    best_val_loss = run_evaluation(0, math.nan)
+    best_state = copy.deepcopy(critic.state_dict())
+    best_step, diverged, stop_reason, step = 0, False, "max_steps", 0
+    running = torch.zeros(())  # summed on the device: no host synchronisation per step
+    running_count, last_change, decays = 0, 0, 0
 
-    bar = tqdm(total=config.max_steps, disable=not config.progress, desc=objective.name, leave=False)
+    bar = tqdm(total=config.max_steps, disable=not config.progress, desc=config.label, leave=False)
     critic.train()
     for step in range(1, config.max_steps + 1):
-        x_batch, y_batch = batches(step)
-        scores = critic.pairwise(x_batch, y_batch)
-        loss = objective.loss(scores, **train_params)
+        loss, _ = _step(critic, optimizer, loss_fn, batches(step))
         if not torch.isfinite(loss):
             diverged, stop_reason = True, f"non-finite training loss ({float(loss.detach())}) at step {step}"
             break
-        if track_batch_estimate:
-            records.append({"step": step, "train_loss": float(loss.detach()), "estimate": batch_readout(scores.detach(), readout, offset, readout_params)})
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        running += float(loss.detach())
+        running = running.to(loss.device) + loss.detach()
         running_count += 1
         bar.update(1)
-        if val is None:
-            best_step = step
+        if step % config.eval_every and step != config.max_steps:
             continue
-
-        if step % config.eval_every == 0 or step == config.max_steps:
-            val_loss = evaluate(step, running / running_count)
-            running, running_count = 0.0, 0
-            if not math.isfinite(val_loss):
-                diverged, stop_reason = True, f"non-finite held-out loss ({val_loss}) at step {step}"
+        val_loss = run_evaluation(step, float(running) / running_count)
+        running, running_count = torch.zeros(()), 0
+        if not math.isfinite(val_loss):
+            diverged, stop_reason = True, f"non-finite held-out loss ({val_loss}) at step {step}"
+            break
+        if val_loss < best_val_loss:
+            best_val_loss, best_step, last_change = val_loss, step, step
+            best_state = copy.deepcopy(critic.state_dict())
+        bar.set_postfix(estimate=f"{records[-1]['val_estimate']:.3f}", best_step=best_step)
+        if step - last_change >= config.patience:
+            if decays >= config.max_decays:
+                stop_reason = f"early stop: no held-out improvement for {config.patience} steps after {decays} lr decays"
                 break
-            if val_loss < best_val_loss:
-                best_val_loss, best_step, last_change = val_loss, step, step
-                best_state = copy.deepcopy(critic.state_dict())
-            bar.set_postfix(estimate=f"{records[-1]['val_estimate']:.3f}", best_step=best_step)
-            if step - last_change >= config.patience:
-                if decays >= config.max_decays:
-                    stop_reason = f"early stop: no held-out improvement for {config.patience} steps after {decays} lr decays"
-                    break
-                # Overfitting or noise: go back to the best weights and continue with a smaller step.
-                critic.load_state_dict(best_state)
-                decays += 1
-                for group in optimizer.param_groups:
-                    group["lr"] *= config.lr_decay
-                last_change = step
+            # Overfitting or noise: go back to the best weights and continue with a smaller step.
+            critic.load_state_dict(best_state)
+            if config.reset_optimizer_on_decay:
+                optimizer.state.clear()
+            decays += 1
+            for group in optimizer.param_groups:
+                group["lr"] *= config.lr_decay
+            last_change = step
     bar.close()
 
-    if best_state is not None:
-        critic.load_state_dict(best_state)
+    critic.load_state_dict(best_state)
     critic.eval()
     if diverged:
-        kept = (
-            f"the best checkpoint (step {best_step}, held-out loss {best_val_loss:.4g}) was kept"
-            if val is not None else f"the last weights with a finite loss (step {best_step}) were kept"
-        )
-        warnings.warn(
-            f"{objective.name} diverged: {stop_reason}. Training stopped and {kept}. Try a smaller lr, "
-            "a larger batch_size, or a more stable objective such as 'anchor'.",
-            DivergenceWarning,
-            stacklevel=3,
-        )
-    return TrainOutcome(pd.DataFrame.from_records(records), best_step, best_val_loss, step, diverged, stop_reason)
+        _warn_diverged(config.label, stop_reason, f"the best checkpoint's weights (step {best_step}, held-out loss {best_val_loss:.4g})")
+    # Still improving: the budget ran out while the best checkpoint was among the latest evaluations.
+    still_improving = not diverged and stop_reason == "max_steps" and best_step >= step - config.eval_every
+    return TrainOutcome(history_frame(records), best_step, best_val_loss, step, diverged, stop_reason, still_improving)
+
+
+def train_streaming(
+    critic: torch.nn.Module,
+    loss_fn: LossFunction,
+    batches: BatchSource,
+    config: TrainConfig,
+    optimizer: torch.optim.Optimizer | None = None,
+    first_step: int = 1,
+    period: int = 1,
+    on_step: Callable[[int, torch.Tensor, torch.Tensor], dict[str, float] | None] | None = None,
+    on_period: Callable[[int], None] | None = None,
+) -> TrainOutcome:
+    """Train ``critic`` in place for steps ``first_step .. config.max_steps``, no validation.
+
+    ``on_step(step, scores, loss)`` may return a dict that becomes that step's history row
+    (e.g. ``{"batch_estimate": ...}``); ``on_period(step)`` runs after every ``period``-th step
+    (an epoch end: evaluate a probe, write a checkpoint). The weights at the end of the last
+    period are copied cheaply into preallocated buffers; if a later loss is NaN or infinite,
+    training stops and those finite weights are restored.
+    """
+    optimizer = optimizer or make_optimizer(critic, config)
+    records: list[dict[str, float]] = []
+    parameters = list(critic.state_dict().values())
+    last_finite = [tensor.detach().clone() for tensor in parameters]
+    # A snapshot is taken only after the weights have produced a finite loss, so the copy that is
+    # restored on divergence is known to be good, not merely the last one written.
+    snapshot = {"due": True, "step": first_step - 1, "taken": first_step - 1}
+
+    def take_snapshot() -> None:
+        if snapshot["due"]:
+            with torch.no_grad():
+                for saved, current in zip(last_finite, parameters):
+                    saved.copy_(current)
+            snapshot["due"], snapshot["taken"] = False, snapshot["step"]
+
+    diverged, stop_reason, step = False, "max_steps", first_step - 1
+    bar = tqdm(total=config.max_steps, initial=first_step - 1, disable=not config.progress, desc=config.label, leave=False)
+    critic.train()
+    for step in range(first_step, config.max_steps + 1):
+        loss, scores = _step(critic, optimizer, loss_fn, batches(step), before_update=take_snapshot)
+        if not torch.isfinite(loss):
+            diverged, stop_reason = True, f"non-finite training loss ({float(loss.detach())}) at step {step}"
+            break
+        if on_step is not None:
+            row = on_step(step, scores.detach(), loss.detach())
+            if row is not None:
+                records.append({"step": step, "train_loss": float(loss.detach()), **row})
+        bar.update(1)
+        if step % period == 0:
+            if on_period is not None:
+                on_period(step)
+            snapshot["due"], snapshot["step"] = True, step
+    bar.close()
+    kept_step = snapshot["taken"]
+    if diverged:
+        with torch.no_grad():
+            for saved, current in zip(last_finite, parameters):
+                current.copy_(saved)
+        _warn_diverged(config.label, stop_reason, f"the last weights with a finite loss (after step {kept_step})")
+    critic.eval()
+    return TrainOutcome(history_frame(records), step if not diverged else kept_step, math.nan, step, diverged, stop_reason)

@@ -22,7 +22,7 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..trainer import progress_default
+from ..runtime import progress_default
 from .cells import Cell, run_cell
 from .config import SweepConfig
 from .executors import make_executor

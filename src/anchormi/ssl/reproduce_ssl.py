@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..trainer import resolve_device
+from ..runtime import resolve_device
 from .data import ImageData, load_digits_images
 from .encoders import SimCLRModel
 from .evaluate import encode, evaluate_representation, few_shot_indices, stratified_split

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from .. import objectives
 from ..critics import CosineCritic
-from ..trainer import DivergenceWarning, progress_default, resolve_device
+from ..runtime import DivergenceWarning, progress_default, resolve_device
 from .augment import Augment, default_augment
 from .encoders import SimCLRModel
 
