@@ -22,10 +22,11 @@ from ._validation import (
     validate_params,
 )
 from .critics import ACTIVATIONS, CRITICS, make_critic
-from .readouts import READOUTS, check_readout, heldout_readout, pointwise_log_ratios
+from .readouts import READOUTS, check_readout, heldout_loss, heldout_readout, pointwise_log_ratios
 from .result import MIResult
 from .runtime import progress_default, resolve_device
-from .trainer import TrainConfig, epoch_batches, train_critic
+from .readouts import batch_readout
+from .trainer import TrainConfig, epoch_batches, train_streaming, train_with_validation
 
 # Loss hyperparameters exposed as constructor arguments; each objective accepts the subset in
 # its registry row's ``defaults``. None means "the objective's default".
@@ -269,16 +270,25 @@ class MIEstimator:
         eval_every = self.eval_every or int(np.clip(steps_per_epoch, 25, 250))
         patience = self.patience or max(1_000, 5 * eval_every)
         config = TrainConfig(
-            batch_size=self.batch_size, max_steps=max_steps, lr=self.lr, weight_decay=self.weight_decay,
-            eval_every=eval_every, patience=patience, seed=self.seed,
+            max_steps=max_steps, lr=self.lr, weight_decay=self.weight_decay,
+            eval_every=eval_every, patience=patience, label=self.objective,
             progress=progress_default() if self.progress is None else self.progress,
         )
         x_train, y_train = self._tensors(x_array[train_rows], y_array[train_rows])
-        outcome = train_critic(
-            self.critic_, objective, loss_params,
+        x_val, y_val = self._tensors(x_array[val_rows], y_array[val_rows])
+        state = objective.make_state() if objective.make_state is not None else None
+        train_params = dict(loss_params, state=state) if state is not None else loss_params
+        offset = self._offset()
+
+        def evaluate(critic):
+            val_loss = heldout_loss(critic, objective, loss_params, x_val, y_val, self.batch_size)
+            val_estimate = heldout_readout(critic, x_val, y_val, readout, offset, self.batch_size, readout_params).estimate
+            return val_loss, val_estimate
+
+        outcome = train_with_validation(
+            self.critic_, lambda scores: objective.loss(scores, **train_params),
             epoch_batches(x_train, y_train, self.batch_size, torch.Generator().manual_seed(self.seed)),
-            config, readout, readout_params, self._offset(),
-            val=self._tensors(x_array[val_rows], y_array[val_rows]),
+            config, evaluate,
         )
         self.history_ = outcome.history
         self.best_step_ = outcome.best_step
@@ -316,12 +326,16 @@ class MIEstimator:
             return self._tensors(x_batch, y_batch)
 
         config = TrainConfig(
-            batch_size=self.batch_size, max_steps=int(n_steps), lr=self.lr, weight_decay=self.weight_decay,
-            eval_every=int(n_steps), patience=int(n_steps) + 1, seed=self.seed,
+            max_steps=int(n_steps), lr=self.lr, weight_decay=self.weight_decay, label=self.objective,
             progress=progress_default() if self.progress is None else self.progress,
         )
-        outcome = train_critic(self.critic_, objective, loss_params, next_batch, config, readout, readout_params,
-                               self._offset(), val=None, track_batch_estimate=True)
+        state = objective.make_state() if objective.make_state is not None else None
+        train_params = dict(loss_params, state=state) if state is not None else loss_params
+        offset = self._offset()
+        outcome = train_streaming(
+            self.critic_, lambda scores: objective.loss(scores, **train_params), next_batch, config,
+            on_step=lambda step, scores, loss: {"batch_estimate": batch_readout(scores, readout, offset, readout_params)},
+        )
         self.stream_history_ = outcome.history
         self.history_ = outcome.history
         self.best_step_, self.diverged_, self.stop_reason_ = outcome.best_step, outcome.diverged, outcome.stop_reason

@@ -97,3 +97,10 @@ def heldout_readout(
     n_used = values.size if readout == "plugin" else values.size * min(batch_size, x.shape[0])
     stderr = float(values.std(ddof=1) / np.sqrt(values.size)) if values.size > 1 else float("nan")
     return ReadoutValue(float(values.mean()), stderr, int(n_used), values)
+
+
+@torch.no_grad()
+def heldout_loss(critic: Any, objective: Any, loss_params: dict, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> float:
+    """Mean training loss over disjoint held-out batches (without per-run state such as MINE's average)."""
+    losses = [float(objective.loss(critic.pairwise(xb, yb), **loss_params)) for xb, yb in heldout_batches(x, y, batch_size)]
+    return float(np.mean(losses))

@@ -200,7 +200,7 @@ def _run_stream(cell: Cell) -> tuple[dict[str, Any], pd.DataFrame]:
     level = staircase_level(step, schedule.steps_per_level, len(levels))
     steps = pd.DataFrame({
         "step": step, "level": level.astype(np.int64), "truth": np.asarray(levels)[level],
-        "estimate": history["estimate"].to_numpy(dtype=float), "train_loss": history["train_loss"].to_numpy(dtype=float),
+        "estimate": history["batch_estimate"].to_numpy(dtype=float), "train_loss": history["train_loss"].to_numpy(dtype=float),
     })
     steps_run = int(len(steps))
     return {
