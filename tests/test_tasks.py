@@ -345,6 +345,16 @@ def test_staircase_mapping():
             schedule.mi_at(bad_step)
 
 
+@pytest.mark.parametrize("module", ["anchormi.tasks.staircase", "anchormi.tasks.registry"])
+def test_staircase_and_registry_import_first_without_a_cycle(module):
+    # staircase imports the registry at top level; a cycle would only show when one is imported first.
+    import subprocess
+    import sys
+
+    completed = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+
+
 def test_custom_staircase():
     schedule = tasks.staircase(levels=(1, 3), steps_per_level=10)
     assert schedule.n_steps == 20

@@ -7,6 +7,7 @@ from typing import Sequence
 
 from ._arguments import check_positive_int, check_positive_real
 from .interface import Task
+from .registry import get
 
 
 class Staircase:
@@ -58,8 +59,6 @@ class Staircase:
 
         ``family`` is any registry family built from (dim, mi), e.g. "gaussian" or "cubic".
         """
-        from .registry import get  # registry imports this module; import late to avoid a cycle
-
         key = (self.level_index(step), family, dim)
         if key not in self._tasks:
             self._tasks[key] = get(family, dim=dim, mi=self.levels[key[0]])
