@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from anchormi import DivergenceWarning
 from anchormi.ssl import SimCLRModel, SSLConfig, evaluate_representation, load_digits_images, representation_cka, train_ssl
 from anchormi.ssl.cli import register
-from anchormi.ssl.evaluate import few_shot_indices, stratified_split
+from anchormi.ssl.evaluate import encode, few_shot_indices, stratified_split
 from anchormi.ssl.reporting import markdown_table, mean_sd, parse_objective, parse_objectives
 from anchormi.ssl.train import load_checkpoint, model_from_checkpoint
 
@@ -134,6 +134,38 @@ def test_evaluation_metrics_and_cka(digits):
     assert representation_cka(run.model, run.model, digits.images[test_rows]) == pytest.approx(1.0)
     few = few_shot_indices(digits.labels[train_rows].numpy(), 5)
     assert np.bincount(digits.labels[train_rows].numpy()[few]).tolist() == [5] * 10
+
+
+class _NoFloat64Tensor(torch.Tensor):
+    """Behaves like an MPS tensor for float64: the cast fails until the tensor is on the host."""
+
+    def double(self):
+        raise TypeError("Cannot convert a MPS Tensor to float64 dtype as the MPS framework doesn't support float64.")
+
+    def cpu(self):
+        return self.as_subclass(torch.Tensor)
+
+
+class _MPSLikeModel(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(64, 3)
+
+    def features(self, images):
+        return self.linear(images.flatten(1)).as_subclass(_NoFloat64Tensor)
+
+    def head(self, features):
+        return 2 * features  # stays a _NoFloat64Tensor
+
+
+def test_encode_moves_to_the_host_before_widening_to_float64(digits):
+    model = _MPSLikeModel()
+    features, projections = encode(model, digits.images[:10], batch_size=4)
+    assert features.dtype == projections.dtype == np.float64
+    with torch.no_grad():
+        expected = model.linear(digits.images[:10].flatten(1)).double().numpy()
+    np.testing.assert_array_equal(features, expected)
+    np.testing.assert_array_equal(projections, 2 * expected)
 
 
 def test_objective_specs_and_table_helpers():

@@ -35,8 +35,9 @@ def encode(model: torch.nn.Module, images: torch.Tensor, batch_size: int = _ENCO
     features, projections = [], []
     for start in range(0, images.shape[0], batch_size):
         batch_features = model.features(images[start : start + batch_size].to(device))
-        features.append(batch_features.double().cpu())
-        projections.append(model.head(batch_features).double().cpu())
+        # MPS has no float64: leave the device first, then widen.
+        features.append(batch_features.cpu().double())
+        projections.append(model.head(batch_features).cpu().double())
     model.train(was_training)
     return torch.cat(features).numpy(), torch.cat(projections).numpy()
 
