@@ -14,7 +14,9 @@ from typer.testing import CliRunner
 from anchormi import DivergenceWarning
 from anchormi.ssl import SimCLRModel, SSLConfig, evaluate_representation, load_digits_images, representation_cka, train_ssl
 from anchormi.ssl.cli import register
+from anchormi.ssl.data import images_from_array
 from anchormi.ssl.evaluate import encode, few_shot_indices, stratified_split
+from anchormi.ssl.metrics import linear_probe_accuracy
 from anchormi.ssl.reporting import markdown_table, mean_sd, parse_objective, parse_objectives
 from anchormi.ssl.train import load_checkpoint, model_from_checkpoint
 
@@ -166,6 +168,18 @@ def test_encode_moves_to_the_host_before_widening_to_float64(digits):
         expected = model.linear(digits.images[:10].flatten(1)).double().numpy()
     np.testing.assert_array_equal(features, expected)
     np.testing.assert_array_equal(projections, 2 * expected)
+
+
+def test_ssl_inputs_go_through_the_one_array_reader():
+    from anchormi import _validation
+    from anchormi.ssl import data, metrics
+
+    assert metrics._to_numpy is _validation._to_numpy and data._to_numpy is _validation._to_numpy
+    features = np.random.default_rng(0).standard_normal((4, 2))
+    with pytest.raises(ValueError, match="^train_labels could not be read"):
+        linear_probe_accuracy(features, [[0], [1, 1], [0], [1]], features, [0, 1, 0, 1])
+    with pytest.raises(ValueError, match=r"^array could not be read.*\(n, H, W\)"):
+        images_from_array([[[0.0]], [[0.0, 1.0]]])
 
 
 def test_objective_specs_and_table_helpers():

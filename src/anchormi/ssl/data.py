@@ -19,6 +19,8 @@ from typing import NamedTuple, Sequence
 import numpy as np
 import torch
 
+from .._validation import _to_numpy
+
 __all__ = ["ImageData", "load_digits_images", "images_from_array", "load_image_folder"]
 
 # matplotlib reads PNG itself and hands every other format to Pillow (a matplotlib dependency).
@@ -84,7 +86,14 @@ def images_from_array(array, labels=None, *, layout: str = "auto") -> ImageData:
         ValueError: empty array, wrong rank, NaN or inf, values outside [0, 1] for floats, signed
             integer dtype, an ambiguous channel axis, or labels of the wrong length.
     """
-    pixels = _to_numpy(array, "array")
+    try:
+        pixels = _to_numpy(array, "array")
+    except ValueError as error:
+        # The shared reader's advice is for (n, d) tables; images need their own shapes named.
+        raise ValueError(
+            f"array could not be read as an array ({error.__cause__}); pass a NumPy array of shape (n, H, W), "
+            "(n, H, W, C) or (n, C, H, W)."
+        ) from error
     if pixels.size == 0:
         raise ValueError(f"array is empty (shape {pixels.shape}); pass at least one image.")
     pixels = _as_unit_float32(pixels, "array")
@@ -172,15 +181,6 @@ def load_image_folder(
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def _to_numpy(array, name: str) -> np.ndarray:
-    if isinstance(array, torch.Tensor):
-        return array.detach().cpu().numpy()
-    try:
-        return np.asarray(array)
-    except Exception as error:  # ragged lists and other non-arrays
-        raise ValueError(f"{name} could not be read as an array ({error}); pass a NumPy array.") from error
 
 
 def _as_unit_float32(pixels: np.ndarray, name: str) -> np.ndarray:

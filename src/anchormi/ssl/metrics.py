@@ -1,6 +1,7 @@
 """Representation metrics: linear CKA, alignment, uniformity and linear-probe accuracy.
 
-Inputs may be NumPy arrays or torch tensors (moved to CPU, computed in float64); results are floats.
+Inputs may be NumPy arrays, torch tensors or pandas objects (moved to CPU, computed in float64);
+results are floats.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from typing import Sequence
 
 import numpy as np
 from scipy.special import logsumexp
+
+from .._validation import _to_numpy
 
 __all__ = ["linear_cka", "alignment", "uniformity", "linear_probe_accuracy", "linear_probe_topk"]
 
@@ -191,15 +194,8 @@ def linear_probe_accuracy(
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _to_numpy(values) -> np.ndarray:
-    try:  # torch tensors, including ones that require grad or live on a GPU
-        return values.detach().cpu().numpy()
-    except AttributeError:
-        return np.asarray(values)
-
-
 def _as_matrix(values, name: str, min_rows: int = 2) -> np.ndarray:
-    matrix = _to_numpy(values)
+    matrix = _to_numpy(values, name)
     if matrix.ndim != 2:
         raise ValueError(f"{name} must be a 2-D (n, d) matrix; got shape {matrix.shape}. Flatten features per example.")
     if matrix.shape[0] < min_rows or matrix.shape[1] < 1:
@@ -229,7 +225,7 @@ def _unit_rows(matrix: np.ndarray, name: str) -> np.ndarray:
 
 
 def _as_labels(values, name: str, n_rows: int) -> np.ndarray:
-    labels = _to_numpy(values)
+    labels = _to_numpy(values, name)
     if labels.ndim != 1 or labels.shape[0] != n_rows:
         raise ValueError(f"{name} has shape {labels.shape}; pass one label per feature row, shape ({n_rows},).")
     return labels
