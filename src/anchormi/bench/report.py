@@ -3,45 +3,15 @@
 from __future__ import annotations
 
 import datetime
-import math
 import os
 import platform
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from .store import atomic_write_bytes, atomic_write_table
+from ..files import atomic_write_table, atomic_write_text, format_number, markdown_table
 from .summary import ALL_LEVELS
-
-
-def format_number(value: Any, digits: int = 3) -> str:
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, (float, np.floating)):
-        if math.isnan(value):
-            return "–"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        if value != 0 and (abs(value) >= 1e5 or abs(value) < 10 ** -digits):
-            return f"{value:.2e}"
-        return f"{value:.{digits}f}"
-    return str(value)
-
-
-def markdown_table(frame: pd.DataFrame, index: bool = False, digits: int = 3) -> str:
-    """A GitHub-flavoured Markdown table; floats with ``digits`` decimals, NaN as an en dash."""
-    if frame.empty:
-        return "_(no rows)_"
-    data = frame.reset_index() if index else frame
-    header = [str(column) for column in data.columns]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    for row in data.itertuples(index=False):
-        lines.append("| " + " | ".join(format_number(value, digits) for value in row) + " |")
-    return "\n".join(lines)
 
 
 def console_table(frame: pd.DataFrame, index: bool = False, digits: int = 3) -> str:
@@ -84,13 +54,13 @@ def write_outputs(outcome: Any, config: Any, out_dir: Path, figures: bool = True
     suffix = ".csv" if config.format == "csv" else ".parquet"
     if not outcome.table.empty:
         files["results"] = out_dir / f"results{suffix}"
-        atomic_write_table(outcome.table, files["results"])
+        atomic_write_table(files["results"], outcome.table)
     if not outcome.steps.empty:
         files["steps"] = out_dir / f"steps{suffix}"
-        atomic_write_table(outcome.steps, files["steps"])
+        atomic_write_table(files["steps"], outcome.steps)
     if not outcome.summary.empty:
         files["summary"] = out_dir / "summary.csv"
-        atomic_write_table(outcome.summary, files["summary"])
+        atomic_write_table(files["summary"], outcome.summary)
 
     figure_paths: dict[str, Path] = {}
     if figures and not outcome.summary.empty:
@@ -109,7 +79,7 @@ def write_outputs(outcome: Any, config: Any, out_dir: Path, figures: bool = True
 
     files["report"] = out_dir / "report.md"
     text = render_report(outcome, config, figure_paths, out_dir, command, executor_description)
-    atomic_write_bytes(files["report"], text.encode())
+    atomic_write_text(files["report"], text)
     return files
 
 

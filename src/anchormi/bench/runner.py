@@ -22,11 +22,12 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 from tqdm.auto import tqdm
 
+from ..files import atomic_write_text
 from ..runtime import progress_default
 from .cells import Cell, run_cell
 from .config import SweepConfig
 from .executors import make_executor
-from .store import CellStore, atomic_write_bytes
+from .store import CellStore
 from .summary import rmse_pivot, summarize_fixed, summarize_stream
 
 
@@ -141,7 +142,7 @@ def run_sweep(
     cells = config.cells()
     out_path = Path(out_dir if out_dir is not None else config.out)
     out_path.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out_path / "sweep.json", json.dumps(config.to_dict(), indent=1, default=str).encode())
+    atomic_write_text(out_path / "sweep.json", json.dumps(config.to_dict(), indent=1, default=str))
     executor = executor if executor is not None else make_executor()
     store = CellStore(out_path)
     if echo is not None:

@@ -8,7 +8,6 @@ Layout under ``<out>/cells/``:
 
 from __future__ import annotations
 
-import io
 import json
 import os
 from pathlib import Path
@@ -16,28 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from ..files import atomic_write_bytes, atomic_write_table
 from .cells import Cell
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, then rename over ``path`` (atomic on POSIX)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
-def atomic_write_table(frame: pd.DataFrame, path: Path) -> None:
-    """Parquet or CSV by the suffix of ``path``, written atomically."""
-    buffer = io.BytesIO()
-    if path.suffix == ".csv":
-        buffer.write(frame.to_csv(index=False).encode())
-    else:
-        frame.to_parquet(buffer, index=False)
-    atomic_write_bytes(path, buffer.getvalue())
 
 
 class CellStore:
@@ -63,7 +42,7 @@ class CellStore:
     def write(self, cell: Cell, outcome: dict[str, Any]) -> None:
         """Store ``run_cell``'s outcome: steps first, then the record that marks the cell done."""
         if outcome.get("steps") is not None:
-            atomic_write_table(outcome["steps"], self.steps_path(cell))
+            atomic_write_table(self.steps_path(cell), outcome["steps"])
         payload = {"cell": cell.to_dict(), "record": outcome["record"]}
         atomic_write_bytes(self.record_path(cell), json.dumps(payload, indent=1, default=str).encode())
         self.failure_path(cell).unlink(missing_ok=True)

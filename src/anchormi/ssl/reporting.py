@@ -1,17 +1,22 @@
-"""Small helpers the reproductions share: objective specs, atomic files, mean ± sd, Markdown tables."""
+"""Small helpers the reproductions share: objective specs, mean ± sd, atomic figures.
+
+Atomic files and Markdown tables live in ``anchormi.files``.
+"""
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
-import pandas as pd
 
 from .. import objectives
+from ..files import atomic_write_bytes
+from ..files import markdown_table as markdown_table  # noqa: F401 - old import path (tests/test_ssl_train.py)
 
-__all__ = ["ObjectiveSpec", "parse_objective", "parse_objectives", "resolved_params", "describe_params", "atomic_write_text", "atomic_write_csv", "mean_sd", "markdown_table"]
+__all__ = ["ObjectiveSpec", "parse_objective", "parse_objectives", "resolved_params", "describe_params", "mean_sd", "save_figure"]
 
 # Short names for objective settings the study reports.
 ALIASES = {"spherical": "anchor:rule=spherical", "anchor-spherical": "anchor:rule=spherical"}
@@ -101,27 +106,15 @@ def _parse_value(text: str) -> Any:
     return text
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
-    path = Path(path)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-
-
-def atomic_write_csv(path: str | os.PathLike, frame: pd.DataFrame) -> None:
-    atomic_write_text(path, frame.to_csv(index=False))
-
-
 def save_figure(figure: Any, path: str | os.PathLike) -> None:
-    """Save a matplotlib figure atomically (PNG by the suffix) and close it."""
+    """Save a matplotlib figure atomically (format by the suffix of ``path``) and close it."""
     import matplotlib.pyplot as plt
 
     path = Path(path)
-    temporary = path.with_name(path.stem + ".tmp" + path.suffix)
-    figure.savefig(temporary, dpi=120, bbox_inches="tight")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=path.suffix.lstrip(".") or "png", dpi=120, bbox_inches="tight")
     plt.close(figure)
-    os.replace(temporary, path)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def mean_sd(values: Iterable[float], scale: float = 1.0, digits: int = 3) -> str:
@@ -132,11 +125,3 @@ def mean_sd(values: Iterable[float], scale: float = 1.0, digits: int = 3) -> str
     if array.size == 1:
         return f"{array[0]:.{digits}f}"
     return f"{array.mean():.{digits}f} ± {array.std(ddof=1):.{digits}f}"
-
-
-def markdown_table(frame: pd.DataFrame) -> str:
-    """A GitHub Markdown table of ``frame`` (values printed with str)."""
-    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    rows = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join([header, rule, *rows])

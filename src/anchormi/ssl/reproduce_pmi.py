@@ -25,10 +25,9 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from ..files import atomic_write_table, atomic_write_text, markdown_table
 from .pair_scoring import LatentPairTask, auroc_stderr, fit_and_score, oracle_score, run_data
-from .reporting import (
-    atomic_write_csv, atomic_write_text, describe_params, markdown_table, mean_sd, parse_objectives, save_figure,
-)
+from .reporting import describe_params, mean_sd, parse_objectives, save_figure
 
 __all__ = ["PMISettings", "reproduce_pmi", "PAPER_PMI_AUROC"]
 
@@ -119,9 +118,9 @@ def reproduce_pmi(
                 _save_scatter_scores(out, task, settings, {spec.label: outcome["scores"]})
             echo(f"  run {run:2d} {spec.label:>10s}: AUROC {outcome['auroc']:.3f} (within y {outcome['auroc_within_y']:.3f}), "
                  f"sd log Z(y) {np.std(outcome['log_z']):.2f} ({seconds:.1f} s)")
-            atomic_write_csv(results_path, pd.DataFrame.from_records(rows, columns=RESULT_COLUMNS))
+            atomic_write_table(results_path, pd.DataFrame.from_records(rows, columns=RESULT_COLUMNS))
     results = pd.DataFrame.from_records(rows, columns=RESULT_COLUMNS)
-    atomic_write_csv(results_path, results)
+    atomic_write_table(results_path, results)
     summary = _summary(results, specs, settings)
     wall = time.perf_counter() - started
     atomic_write_text(out / "summary.md", _summary_markdown(summary, settings, task, wall, command))

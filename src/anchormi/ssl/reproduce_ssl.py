@@ -25,14 +25,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..files import atomic_write_table, atomic_write_text, markdown_table
 from ..runtime import resolve_device
 from .data import ImageData, load_digits_images
 from .encoders import SimCLRModel
 from .evaluate import encode, evaluate_representation, few_shot_indices, stratified_split
 from .metrics import linear_cka, linear_probe_accuracy
-from .reporting import (
-    atomic_write_csv, atomic_write_text, describe_params, markdown_table, mean_sd, parse_objectives, save_figure,
-)
+from .reporting import describe_params, mean_sd, parse_objectives, save_figure
 from .train import SSLConfig, train_ssl
 
 __all__ = ["SSLSettings", "reproduce_ssl", "PAPER_SSL_TOP1"]
@@ -162,9 +161,9 @@ def reproduce_ssl(
     results = pd.DataFrame.from_records(rows)
     cka = _cka_table(features, [s.label for s in specs], settings.seeds)
     history_frame = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
-    atomic_write_csv(out / "results.csv", results)
-    atomic_write_csv(out / "cka.csv", cka)
-    atomic_write_csv(out / "history.csv", history_frame)
+    atomic_write_table(out / "results.csv", results)
+    atomic_write_table(out / "cka.csv", cka)
+    atomic_write_table(out / "history.csv", history_frame)
     summary = _summary(results, cka, specs)
     wall = time.perf_counter() - started
     atomic_write_text(out / "summary.md", _summary_markdown(summary, settings, data_name, images.shape, device, wall, command))
