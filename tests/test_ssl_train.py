@@ -106,14 +106,47 @@ def test_training_rejects_bad_configuration(small_images):
 
 def test_divergence_stops_with_a_warning_and_keeps_the_last_finite_weights(small_images):
     # At tau = 1e-3 the scores reach 1,000, so NWJ's exp(o - 1) overflows on the first step.
-    torch.manual_seed(0)
-    with pytest.warns(DivergenceWarning, match="non-finite loss in epoch 1"):
+    with pytest.warns(DivergenceWarning, match="nwj diverged: non-finite training loss .* at step 1"):
         run = train_ssl(small_images, SSLConfig(objective="nwj", temperature=1e-3, epochs=3, seed=0, **TINY), progress=False)
     assert run.diverged and len(run.history) == 0
-    torch.manual_seed(0)  # train_ssl seeds the initial weights with config.seed
+    torch.manual_seed(0)  # the initial weights follow config.seed
     fresh = SimCLRModel(1, TINY["widths"], TINY["projection_dim"])
     for (name, a), (_, b) in zip(fresh.state_dict().items(), run.model.state_dict().items()):
         assert torch.equal(a, b.cpu()), name
+
+
+def test_divergence_after_an_epoch_end_keeps_that_epochs_weights(small_images, tmp_path):
+    # Poisoning the weights at the end of epoch 2 makes the first step of epoch 3 non-finite; the
+    # weights of epoch 1's end were the last to give a finite loss, so those are kept.
+    kept = {}
+
+    def on_epoch(epoch, model):
+        if epoch == 1:
+            kept.update({name: value.detach().clone() for name, value in model.named_parameters()})
+        if epoch == 2:
+            next(model.parameters()).fill_(float("nan"))
+        return {}
+
+    config = SSLConfig(objective="anchor", epochs=3, seed=2, **TINY)
+    with pytest.warns(DivergenceWarning, match="non-finite training loss"):
+        run = train_ssl(small_images, config, out_dir=tmp_path, progress=False, device="cpu", on_epoch=on_epoch)
+    assert run.diverged and run.history["epoch"].tolist() == [1, 2] and not run.model.training
+    assert load_checkpoint(tmp_path)["epoch"] == 2
+    for name, value in run.model.named_parameters():
+        assert torch.equal(value, kept[name]), name
+
+
+def test_training_leaves_the_global_random_state_alone(small_images):
+    config = SSLConfig(objective="anchor", epochs=1, seed=5, **TINY)
+    torch.manual_seed(1234)
+    before = torch.get_rng_state()
+    first = train_ssl(small_images, config, progress=False, device="cpu")
+    assert torch.equal(torch.get_rng_state(), before)
+    # The run follows config.seed alone, whatever the global state.
+    torch.manual_seed(99)
+    second = train_ssl(small_images, config, progress=False, device="cpu")
+    for (name, a), (_, b) in zip(first.model.state_dict().items(), second.model.state_dict().items()):
+        assert torch.equal(a, b), name
 
 
 def test_spherical_rule_and_mine_state_train_through_the_registry(small_images, tmp_path):

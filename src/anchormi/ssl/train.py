@@ -14,11 +14,9 @@ continues from the last finished epoch, and the result equals that of an uninter
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import time
-import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -26,11 +24,11 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from .. import objectives
 from ..critics import CosineCritic
-from ..runtime import DivergenceWarning, progress_default, resolve_device
+from ..runtime import progress_default, resolve_device
+from ..trainer import TrainConfig, train_streaming
 from .augment import Augment, default_augment
 from .encoders import SimCLRModel
 
@@ -117,7 +115,8 @@ class SSLRun:
         config: the configuration trained.
         device: where the model lives.
         resumed_from: the epoch the run continued from (0 for a fresh run).
-        diverged: a non-finite loss stopped training; ``model`` holds the last finite epoch.
+        diverged: a non-finite loss stopped training; ``model`` holds the weights of the last epoch
+            end whose weights then gave a finite loss (the initial weights if none did).
     """
 
     model: SimCLRModel
@@ -140,6 +139,10 @@ def train_ssl(
 ) -> SSLRun:
     """Train a :class:`SimCLRModel` on unlabelled images with ``config.objective``.
 
+    Training runs through the library's one loop, :func:`anchormi.trainer.train_streaming`: an
+    epoch is ``n // batch_size`` steps, and every epoch end writes the history row and the
+    checkpoint. The caller's global torch random state is left as it was.
+
     Args:
         images: (n, C, H, W) float in [0, 1], e.g. ``ImageData.images``; labels are not used.
         config: hyperparameters; ``config.validate()`` runs first.
@@ -148,13 +151,13 @@ def train_ssl(
             training continues from that checkpoint's epoch.
         augment: the view pipeline; ``default_augment(min(H, W))`` when None.
         device: "auto" (CUDA when present), "cpu", "cuda", ...
-        progress: show a progress bar over epochs; None shows one only at an interactive terminal.
+        progress: show a progress bar over steps; None shows one only at an interactive terminal.
         on_epoch: ``on_epoch(epoch, model) -> {name: float}`` after each epoch (model in eval mode,
             under no_grad); its values join that epoch's history row, e.g. a probe accuracy.
 
     Returns:
         SSLRun. A non-finite loss stops training with a ``DivergenceWarning`` and keeps the last
-        finite epoch's weights.
+        weights that gave a finite loss at or after an epoch end.
     """
     config.validate()
     images = _check_images(images, config.batch_size)
@@ -163,8 +166,12 @@ def train_ssl(
     augment = augment if augment is not None else default_augment(int(min(images.shape[-2:])))
     objective = objectives.get(config.objective)
 
-    torch.manual_seed(config.seed)
-    model = SimCLRModel(images.shape[1], config.widths, config.projection_dim, norm=config.norm).to(device)
+    # The initial weights follow config.seed through a private copy of the CPU generator, so the
+    # caller's random stream is neither reseeded nor advanced.
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(config.seed)
+        model = SimCLRModel(images.shape[1], config.widths, config.projection_dim, norm=config.norm)
+    model = model.to(device)
     critic = CosineCritic(model, tau=config.temperature)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     order_generator = torch.Generator().manual_seed(config.seed)
@@ -198,59 +205,56 @@ def train_ssl(
     images = images.to(device)
     n_images, batch_size = images.shape[0], config.batch_size
     steps_per_epoch = n_images // batch_size
-    show = progress_default() if progress is None else progress
-    bar = tqdm(total=config.epochs, initial=start_epoch, disable=not show, desc=_label(config), leave=False)
-    diverged = False
-    # The weights at the end of the last finite epoch, restored if a later epoch diverges.
-    last_good = copy.deepcopy(model.state_dict())
-    for epoch in range(start_epoch + 1, config.epochs + 1):
-        started = time.perf_counter()
-        model.train()
-        order = torch.randperm(n_images, generator=order_generator).to(device)
-        loss_sum, correct, seen = 0.0, 0, 0
-        for step in range(steps_per_epoch):
-            batch = images[order[step * batch_size : (step + 1) * batch_size]]
-            view_1, view_2 = augment.two_views(batch, view_generator)
-            scores = critic.pairwise(view_1, view_2)
-            loss = objectives.objective_loss(config.objective, scores, state=state, **config.objective_params)
-            if not torch.isfinite(loss):
-                diverged = True
-                break
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += float(loss.detach())
-            with torch.no_grad():
-                correct += int((scores.argmax(dim=0) == torch.arange(batch_size, device=device)).sum())
-            seen += batch_size
-        if diverged:
-            warnings.warn(
-                f"{_label(config)} diverged: non-finite loss in epoch {epoch}, step {step + 1}. Training stopped; "
-                f"the model holds epoch {epoch - 1}. Try a smaller lr or a larger temperature.",
-                DivergenceWarning,
-                stacklevel=2,
-            )
-            model.load_state_dict(last_good)
-            break
+    positives = torch.arange(batch_size, device=device)
+    # Per-epoch running sums stay on the device: no host synchronisation per step.
+    epoch = {"order": None, "started": 0.0, "loss_sum": torch.zeros((), device=device), "correct": torch.zeros((), device=device)}
+
+    def batches(step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The two augmented views of step ``step``'s images; a new epoch draws a new order."""
+        position = (step - 1) % steps_per_epoch
+        if position == 0:
+            epoch["order"] = torch.randperm(n_images, generator=order_generator).to(device)
+            epoch["started"] = time.perf_counter()
+            epoch["loss_sum"].zero_()
+            epoch["correct"].zero_()
+        rows = epoch["order"][position * batch_size : (position + 1) * batch_size]
+        return augment.two_views(images[rows], view_generator)
+
+    def loss_fn(scores: torch.Tensor) -> torch.Tensor:
+        return objectives.objective_loss(config.objective, scores, state=state, **config.objective_params)
+
+    def on_step(step: int, scores: torch.Tensor, loss: torch.Tensor) -> None:
+        epoch["loss_sum"] += loss
+        # In-batch top-1 retrieval: the positive of column j (view 2 of image j) is row j.
+        epoch["correct"] += (scores.argmax(dim=0) == positives).sum()
+
+    def on_period(step: int) -> None:
         row = {
-            "epoch": epoch,
-            "loss": loss_sum / steps_per_epoch,
-            "positive_accuracy": correct / seen,
-            "seconds": time.perf_counter() - started,
+            "epoch": step // steps_per_epoch,
+            "loss": float(epoch["loss_sum"]) / steps_per_epoch,
+            "positive_accuracy": float(epoch["correct"]) / (steps_per_epoch * batch_size),
+            "seconds": time.perf_counter() - epoch["started"],
         }
         if on_epoch is not None:
             model.eval()
             with torch.no_grad():
-                row.update({name: float(value) for name, value in on_epoch(epoch, model).items()})
+                row.update({name: float(value) for name, value in on_epoch(row["epoch"], model).items()})
+            model.train()
         records.append(row)
-        last_good = copy.deepcopy(model.state_dict())
         if out_path is not None:
-            _save_checkpoint(out_path, config, epoch, model, optimizer, order_generator, view_generator, state, records)
-        bar.update(1)
-        bar.set_postfix(loss=f"{row['loss']:.4f}", pos_acc=f"{row['positive_accuracy']:.2f}")
-    bar.close()
+            _save_checkpoint(out_path, config, row["epoch"], model, optimizer, order_generator, view_generator, state, records)
+
+    show = progress_default() if progress is None else progress
+    train_config = TrainConfig(
+        max_steps=config.epochs * steps_per_epoch, lr=config.lr, weight_decay=config.weight_decay,
+        progress=show, label=_label(config),
+    )
+    outcome = train_streaming(
+        critic, loss_fn, batches, train_config, optimizer=optimizer,
+        first_step=start_epoch * steps_per_epoch + 1, period=steps_per_epoch, on_step=on_step, on_period=on_period,
+    )
     model.eval()
-    return SSLRun(model, pd.DataFrame.from_records(records), config, device, start_epoch, diverged)
+    return SSLRun(model, pd.DataFrame.from_records(records), config, device, start_epoch, outcome.diverged)
 
 
 def load_checkpoint(out_dir: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any] | None:
