@@ -37,7 +37,7 @@ def test_result_fields_units_and_json(gaussian_data, tmp_path):
     lo, hi = result.ci
     assert lo < result.mi < hi and hi - lo == pytest.approx(2 * 1.959963984540054 * result.stderr)
     assert (result.n_train, result.n_test) == (700, 200)
-    assert list(result.history.columns) == ["step", "train_loss", "val_loss", "val_estimate"]
+    assert list(result.history.columns) == ["step", "train_loss", "val_loss", "val_estimate", "batch_estimate"]
     assert result.objective == "anchor" and result.readout == "plugin"
     payload = json.loads(json.dumps(result.to_dict()))
     assert payload["mi"] == pytest.approx(result.mi) and payload["n_test"] == 200
@@ -119,7 +119,7 @@ def test_streaming_fit_records_per_step_estimates():
     history = estimator.stream_history_
     assert requested == list(range(80))  # each 0-based step index once, in order
     assert list(history.step) == list(range(1, 81))
-    assert history.estimate.notna().all()
+    assert history.batch_estimate.notna().all() and history.val_estimate.isna().all()
     assert estimator.pmi(*sample(0, np.random.default_rng(0))).shape == (32,)
 
 

@@ -44,10 +44,16 @@ def test_too_few_samples(n):
         ami.estimate(x, y, **FAST)
 
 
-def test_split_too_small_for_batch():
+def test_split_too_small_for_an_explicit_batch():
     x, y = pair(40)
     with pytest.raises(ValueError, match="batch_size=128 exceeds"):
-        ami.estimate(x, y, max_steps=5)
+        ami.estimate(x, y, max_steps=5, batch_size=128)
+
+
+def test_small_data_adapts_the_default_batch_and_says_so():
+    x, y = pair(40)  # 28 training pairs: the default 128 cannot fit
+    result = ami.estimate(x, y, max_steps=5, hidden=(8,), embed_dim=4, n_permutations=0)
+    assert result.info["batch_size"] == 7 and result.info["batch_size_adapted"]
 
 
 def test_non_numeric_and_scalar_inputs():

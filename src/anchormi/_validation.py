@@ -85,45 +85,71 @@ def check_pair(x: Any, y: Any, min_samples: int = 2) -> tuple[np.ndarray, np.nda
 
 # ---- hyperparameter constraints, checked in fit() as scikit-learn does --------------------------------
 
-Constraint = Callable[[Any], bool]
+
+class Constraint:
+    """A named predicate: ``constraint(value) -> bool``, with ``description`` for error messages."""
+
+    def __init__(self, predicate: Callable[[Any], bool], description: str):
+        self.predicate = predicate
+        self.description = description
+
+    def __call__(self, value: Any) -> bool:
+        try:
+            return bool(self.predicate(value))
+        except (TypeError, ValueError):
+            return False
+
+    def __repr__(self) -> str:
+        return f"Constraint({self.description!r})"
 
 
-def positive_int(value: Any) -> bool:
-    return isinstance(value, Integral) and not isinstance(value, bool) and value > 0
+def _is_integer(value: Any) -> bool:
+    # numbers.Integral covers int and every numpy integer (np.int64 ...); bool is excluded on purpose.
+    return isinstance(value, Integral) and not isinstance(value, bool)
 
 
-def positive_real(value: Any) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool) and np.isfinite(value) and value > 0
+def _is_real(value: Any) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool) and np.isfinite(value)
 
 
-def nonnegative_real(value: Any) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool) and np.isfinite(value) and value >= 0
+positive_int = Constraint(lambda v: _is_integer(v) and v > 0, "a positive integer")
+nonnegative_int = Constraint(lambda v: _is_integer(v) and v >= 0, "an integer >= 0")
+positive_real = Constraint(lambda v: _is_real(v) and v > 0, "a finite number > 0")
+nonnegative_real = Constraint(lambda v: _is_real(v) and v >= 0, "a finite number >= 0")
+fraction = Constraint(lambda v: _is_real(v) and 0 < v < 1, "a number strictly between 0 and 1")
+boolean = Constraint(lambda v: isinstance(v, (bool, np.bool_)), "True or False")
 
 
-def fraction(value: Any) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool) and 0 < value < 1
+def integer_at_least(minimum: int) -> Constraint:
+    return Constraint(lambda v: _is_integer(v) and v >= minimum, f"an integer >= {minimum}")
 
 
 def optional(constraint: Constraint) -> Constraint:
-    def check(value: Any) -> bool:
-        return value is None or constraint(value)
-
-    check.__doc__ = f"None or {constraint.__name__}"
-    check.__name__ = f"optional {constraint.__name__}"
-    return check
+    return Constraint(lambda v: v is None or constraint(v), f"None or {constraint.description}")
 
 
 def one_of(*choices: Any) -> Constraint:
-    def check(value: Any) -> bool:
-        return value in choices
+    # isinstance keeps 1 from passing for True and accepts str subclasses such as numpy.str_.
+    return Constraint(lambda v: any(isinstance(v, type(c)) and v == c for c in choices),
+                      "one of " + ", ".join(repr(c) for c in choices))
 
-    check.__name__ = "one of " + ", ".join(repr(c) for c in choices)
-    return check
+
+def any_of(*constraints: Constraint) -> Constraint:
+    return Constraint(lambda v: any(c(v) for c in constraints), " or ".join(c.description for c in constraints))
 
 
 def validate_params(params: Mapping[str, Any], constraints: Mapping[str, Constraint]) -> None:
-    """Raise ValueError naming the first parameter that breaks its constraint."""
+    """Raise ValueError naming the first parameter that breaks its constraint, with what it must be."""
     for name, constraint in constraints.items():
         value = params[name]
         if not constraint(value):
-            raise ValueError(f"{name}={value!r} is invalid: it must be {constraint.__name__.replace('_', ' ')}.")
+            raise ValueError(f"{name}={value!r} is invalid: it must be {constraint.description}.")
+
+
+def check_positive_int(value: Any, name: str, meaning: str = "it", example: str | None = None) -> int:
+    """Return ``value`` as an int if it is an integer >= 1 (numpy integers included), else raise
+    ValueError naming ``name``. The one positive-integer check of the package."""
+    if positive_int(value):
+        return int(value)
+    hint = f"; pass e.g. {example}" if example else ""
+    raise ValueError(f"{name}={value!r} is invalid: {meaning} must be an integer >= 1{hint}.")

@@ -1,59 +1,60 @@
 """MIEstimator: fit a critic with any registered objective, read MI out on held-out pairs.
 
-The scikit-learn contract: hyperparameters are stored unchanged in ``__init__`` and validated in
-``fit`` against ``_parameter_constraints``; ``fit`` returns self; fitted state ends in "_".
+The scikit-learn contract (it derives from ``sklearn.base.BaseEstimator``): hyperparameters are
+stored unchanged in ``__init__`` and validated in ``fit`` against ``_param_constraints``; no
+fitted attribute is set before the data are validated; ``fit`` returns self; fitted state ends
+in "_"; use before ``fit`` raises ``sklearn.exceptions.NotFittedError``.
 """
 
 from __future__ import annotations
 
 import copy
-import inspect
 import time
 import warnings
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
+import pandas as pd
 import torch
+from sklearn.base import BaseEstimator
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from . import objectives
 from ._validation import (
-    check_array, check_pair, fraction, nonnegative_real, one_of, optional, positive_int, positive_real,
-    validate_params,
+    Constraint, boolean, check_pair, fraction, integer_at_least, nonnegative_int, nonnegative_real, one_of, optional,
+    positive_int, positive_real, validate_params,
 )
 from .critics import ACTIVATIONS, CRITICS, make_critic
-from .readouts import READOUTS, check_readout, heldout_loss, heldout_readout, pointwise_log_ratios
+from .diagnostics import (
+    calibration_check, data_checks, fold_agreement_check, permutation_pvalue, permuted_log_ratios, training_checks,
+)
+from .intervals import pool_folds
+from .objectives.bounds import SMILE_TAU
+from .objectives.contrastive import resolve_k
+from .readouts import READOUTS, batch_readout, check_readout, heldout_loss, heldout_readout, pointwise_log_ratios
 from .result import MIResult
-from .runtime import progress_default, resolve_device
-from .readouts import batch_readout
-from .trainer import TrainConfig, epoch_batches, train_streaming, train_with_validation
+from .runtime import auto_threads, progress_default, resolve_device, thread_limit
+from .trainer import TrainConfig, TrainOutcome, epoch_batches, train_streaming, train_with_validation
 
 # Loss hyperparameters exposed as constructor arguments; each objective accepts the subset in
 # its registry row's ``defaults``. None means "the objective's default".
-LOSS_PARAMS = ("nu", "rule", "gamma", "k", "symmetric", "alpha", "f")
+LOSS_PARAMS = ("nu", "rule", "gamma", "k", "symmetric", "alpha", "generator")
 MIN_SAMPLES = 20
 MAX_VAL = 10_000
+DEFAULT_BATCH = 128
+# Deprecated keyword -> its new name (kept for one release).
+RENAMED = {"tau": "smile_tau", "f": "generator"}
 
-
-def _hidden_sizes(value: Any) -> bool:
-    return isinstance(value, (list, tuple)) and all(positive_int(v) for v in value)
-
-
-_hidden_sizes.__name__ = "a list of positive layer widths"
-
-
-def _critic_choice(value: Any) -> bool:
-    return value in CRITICS or isinstance(value, nn.Module)
-
-
-_critic_choice.__name__ = f"one of {CRITICS} or an nn.Module with pairwise/pointwise"
-
-
-def _objective_name(value: Any) -> bool:
-    return value in objectives.available()
-
-
-_objective_name.__name__ = "a registered objective (see anchormi.objectives.available())"
+_hidden_sizes = Constraint(lambda v: isinstance(v, (list, tuple)) and len(v) > 0 and all(positive_int(w) for w in v),
+                           "a non-empty list of positive layer widths, e.g. (128, 128)")
+_critic_choice = Constraint(lambda v: (isinstance(v, str) and v in CRITICS) or isinstance(v, nn.Module),
+                            f"one of {', '.join(map(repr, CRITICS))} or an nn.Module with pairwise/pointwise")
+_objective_name = Constraint(lambda v: isinstance(v, str) and v in objectives.available(),
+                             "a registered objective (see anchormi.objectives.available())")
+_device = Constraint(lambda v: isinstance(v, (str, torch.device)), "'auto', 'cpu', 'cuda' or a torch.device")
 
 
 def auto_max_steps(n_train: int, batch_size: int) -> int:
@@ -64,7 +65,29 @@ def auto_max_steps(n_train: int, batch_size: int) -> int:
     return int(np.clip(round(60 * n_train / batch_size), 2_000, 20_000))
 
 
-class MIEstimator:
+def auto_batch_size(n_train: int) -> int:
+    """128 pairs per step, or a quarter of the training split when that is smaller (at least 2)."""
+    return int(max(2, min(DEFAULT_BATCH, n_train // 4)))
+
+
+@dataclass
+class _Split:
+    """Row indices of one fold's training, validation and test pairs."""
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+
+@dataclass
+class _FoldFit:
+    critic: nn.Module
+    scalers: tuple[StandardScaler, StandardScaler]
+    outcome: TrainOutcome
+    split: _Split
+
+
+class MIEstimator(BaseEstimator):
     """Mutual-information estimator trained by a contrastive objective of the family.
 
     Args:
@@ -74,13 +97,15 @@ class MIEstimator:
             ``nn.Module`` offering ``pairwise(x, y) -> (B, B)`` and ``pointwise(x, y) -> (B,)``.
         nu, rule, gamma, k, symmetric: anchor-family parameters (anchor weight, scoring rule,
             pseudo-spherical order, tuple size K, also average over rows).
-        alpha: MINE's moving-average rate.  f: generator of ``fdiv`` (kl | chi2 | js | hellinger).
-        tau: SMILE clipping (applies to the "smile" readout).
+        alpha: MINE's moving-average rate.
+        generator: the convex generator of ``fdiv`` (kl | chi2 | js | hellinger).
+        smile_tau: SMILE's clip (applies to the "smile" readout; 5 by default).
         readout: "plugin", "infonce", "nwj", "dv" or "smile"; None means the objective's default.
         hidden, embed_dim: critic MLP widths and separable embedding size.
         activation: hidden-layer nonlinearity of the MLP critics (softplus, relu, silu, gelu, tanh).
         temperature: the cosine critic's tau.
-        batch_size: pairs per step B; in-batch negatives give K = B - 1.
+        batch_size: pairs per step B; in-batch negatives give K = B - 1. None picks 128, or
+            fewer when the training split is small (``result.info["batch_size"]`` says which).
         max_steps: step budget; None chooses ``auto_max_steps`` from the data size.
         lr, weight_decay: AdamW settings.
         eval_every: steps between held-out evaluations; None picks about one epoch (at most 250).
@@ -90,28 +115,41 @@ class MIEstimator:
             selection (the validation split holds at most 10,000 pairs); the rest trains. The
             three splits are disjoint.
         standardize: centre and scale every column with training-split statistics.
+        folds: cross-fitting. 1 keeps one train/val/test split. F >= 2 splits the pairs into F
+            folds; fold f's critic trains on the others (with its own validation carve-out) and
+            scores only fold f, so all N pairs are held out once and the interval includes the
+            spread between independently trained critics (``result.ci_method``).
+        n_permutations: permutations of the held-out y for ``result.p_value`` (a test of
+            X independent of Y with the trained critics fixed) and the calibration check; 0 skips both.
+        n_threads: torch threads during ``fit``; None picks by the work per step (one thread
+            for small critics, which is never slower on a shared machine). The caller's setting
+            is restored afterwards.
         seed: the same seed on the same machine gives the same estimate.
         device: "auto" (CUDA when present), "cpu", "cuda", ...
         progress: show a progress bar; None shows one only at an interactive terminal.
+        tau, f: deprecated names of ``smile_tau`` and ``generator`` (one release).
+
+    Fitted attributes: ``result_`` (the MIResult), ``critics_`` (one per fold), ``critic_``
+    (the first), ``history_``, ``n_features_x_``, ``n_features_y_``, ``loss_params_``, ...
     """
 
-    _parameter_constraints = {
+    _param_constraints = {
         "objective": _objective_name,
         "critic": _critic_choice,
         "nu": optional(nonnegative_real),
         "rule": optional(one_of(*objectives.RULES)),
         "gamma": optional(positive_real),
         "k": optional(positive_int),
-        "symmetric": optional(one_of(True, False)),
+        "symmetric": optional(boolean),
         "alpha": optional(fraction),
-        "f": optional(one_of(*objectives.GENERATORS)),
-        "tau": optional(positive_real),
+        "generator": optional(one_of(*objectives.GENERATORS)),
+        "smile_tau": optional(positive_real),
         "readout": optional(one_of(*READOUTS)),
         "hidden": _hidden_sizes,
         "embed_dim": positive_int,
         "activation": one_of(*ACTIVATIONS),
         "temperature": positive_real,
-        "batch_size": positive_int,
+        "batch_size": optional(integer_at_least(2)),
         "max_steps": optional(positive_int),
         "lr": positive_real,
         "weight_decay": nonnegative_real,
@@ -119,10 +157,15 @@ class MIEstimator:
         "patience": optional(positive_int),
         "test_size": fraction,
         "val_size": fraction,
-        "standardize": one_of(True, False),
-        "seed": lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool),
-        "device": lambda v: isinstance(v, (str, torch.device)),
-        "progress": optional(one_of(True, False)),
+        "standardize": boolean,
+        "folds": positive_int,
+        "n_permutations": nonnegative_int,
+        "seed": nonnegative_int,
+        "device": _device,
+        "n_threads": optional(positive_int),
+        "progress": optional(boolean),
+        "tau": optional(positive_real),
+        "f": optional(one_of(*objectives.GENERATORS)),
     }
 
     def __init__(
@@ -135,14 +178,14 @@ class MIEstimator:
         k: int | None = None,
         symmetric: bool | None = None,
         alpha: float | None = None,
-        f: str | None = None,
-        tau: float | None = None,
+        generator: str | None = None,
+        smile_tau: float | None = None,
         readout: str | None = None,
         hidden: Sequence[int] = (128, 128),
         embed_dim: int = 32,
         activation: str = "softplus",
         temperature: float = 0.1,
-        batch_size: int = 128,
+        batch_size: int | None = None,
         max_steps: int | None = None,
         lr: float = 5e-4,
         weight_decay: float = 0.0,
@@ -151,9 +194,14 @@ class MIEstimator:
         test_size: float = 0.2,
         val_size: float = 0.1,
         standardize: bool = True,
+        folds: int = 1,
+        n_permutations: int = 200,
         seed: int = 0,
         device: str | torch.device = "auto",
+        n_threads: int | None = None,
         progress: bool | None = None,
+        tau: float | None = None,
+        f: str | None = None,
     ):
         self.objective = objective
         self.critic = critic
@@ -163,8 +211,8 @@ class MIEstimator:
         self.k = k
         self.symmetric = symmetric
         self.alpha = alpha
-        self.f = f
-        self.tau = tau
+        self.generator = generator
+        self.smile_tau = smile_tau
         self.readout = readout
         self.hidden = hidden
         self.embed_dim = embed_dim
@@ -179,29 +227,33 @@ class MIEstimator:
         self.test_size = test_size
         self.val_size = val_size
         self.standardize = standardize
+        self.folds = folds
+        self.n_permutations = n_permutations
         self.seed = seed
         self.device = device
+        self.n_threads = n_threads
         self.progress = progress
+        self.tau = tau
+        self.f = f
 
     # ---- parameters ---------------------------------------------------------------------------
-    def get_params(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self._parameter_constraints}
+    def _resolve(self) -> dict[str, Any]:
+        """Validate the hyperparameters and return everything training and readouts use.
 
-    def set_params(self, **params: Any) -> "MIEstimator":
-        for name, value in params.items():
-            if name not in self._parameter_constraints:
-                raise ValueError(f"{name!r} is not a parameter of MIEstimator; valid: {sorted(self._parameter_constraints)}.")
-            setattr(self, name, value)
-        return self
-
-    def _resolve_objective(self) -> tuple[objectives.Objective, dict, str, dict]:
-        """Validate the hyperparameters; store and return the objective row, loss parameters, readout
-        and readout parameters that training and every later readout use."""
-        validate_params(self.get_params(), self._parameter_constraints)
+        Sets no attribute: fitted state is written only after the data are validated too.
+        """
+        validate_params(self.get_params(deep=False), self._param_constraints)
+        values = {name: getattr(self, name) for name in (*LOSS_PARAMS, "smile_tau")}
+        for old, new in RENAMED.items():
+            if getattr(self, old) is not None:
+                warnings.warn(f"MIEstimator({old}=...) is deprecated; pass {new}=... instead.", DeprecationWarning, stacklevel=3)
+                if values[new] is not None and values[new] != getattr(self, old):
+                    raise ValueError(f"{old}={getattr(self, old)!r} and {new}={values[new]!r} disagree; pass only {new}.")
+                values[new] = getattr(self, old)
         objective = objectives.get(self.objective)
         loss_params = dict(objective.defaults)
         for name in LOSS_PARAMS:
-            value = getattr(self, name)
+            value = values[name]
             if value is None:
                 continue
             if name not in objective.defaults:
@@ -212,15 +264,17 @@ class MIEstimator:
             loss_params[name] = value
         if loss_params.get("rule") != "pseudo_spherical" and loss_params.get("gamma") is not None:
             raise ValueError("gamma applies to rule='pseudo_spherical' only; drop gamma or set that rule.")
+        if loss_params.get("rule") == "pseudo_spherical" and not (loss_params.get("gamma") or 0) > 1:
+            raise ValueError("rule='pseudo_spherical' needs gamma > 1; pass e.g. gamma=3.")
         readout = self.readout or objective.readout
         check_readout(readout)
         readout_params = dict(objective.readout_defaults) if readout == objective.readout else {}
         if readout == "smile":
-            readout_params.setdefault("tau", 5.0)
-        if self.tau is not None:
+            readout_params.setdefault("tau", SMILE_TAU)
+        if values["smile_tau"] is not None:
             if readout != "smile":
-                raise ValueError(f"tau applies to the 'smile' readout, not {readout!r}; drop tau or set readout='smile'.")
-            readout_params["tau"] = float(self.tau)
+                raise ValueError(f"smile_tau applies to the 'smile' readout, not {readout!r}; drop it or set readout='smile'.")
+            readout_params["tau"] = float(values["smile_tau"])
         if readout == "plugin" and objective.log_ratio_offset is None:
             warnings.warn(
                 f"objective {self.objective!r} identifies the log ratio only up to a constant or a factor "
@@ -228,188 +282,316 @@ class MIEstimator:
                 UserWarning,
                 stacklevel=3,
             )
-        self.objective_, self.loss_params_ = objective, loss_params
-        self.readout_, self.readout_params_ = readout, readout_params
-        self.log_ratio_offset_ = objective.log_ratio_offset
-        return objective, loss_params, readout, readout_params
+        offset = objective.log_ratio_offset if objective.log_ratio_offset is not None else 0.0
+        return {"objective": objective, "loss_params": loss_params, "readout": readout,
+                "readout_params": readout_params, "offset": offset}
+
+    def _check_tuple_size(self, loss_params: dict[str, Any], batch_size: int) -> None:
+        k = loss_params.get("k")
+        if k is None:
+            return
+        nu = loss_params.get("nu", 0.0)
+        largest = batch_size if nu == 0 else batch_size - 1
+        if k > largest:
+            raise ValueError(
+                f"k={k} needs batches of at least {k + (nu != 0)} pairs but batch_size is {batch_size}; "
+                f"pass k <= {largest} or a larger batch_size."
+            )
 
     # ---- fitting ------------------------------------------------------------------------------
     def fit(self, x: Any, y: Any) -> "MIEstimator":
-        """Train on a split of (x, y) and store the held-out estimate in ``result_``.
+        """Train on (x, y) and store the held-out (or cross-fitted) estimate in ``result_``.
 
         Shape:
             x: (n,) or (n, dim_x); y: (n,) or (n, dim_y); any numeric array-like.
         """
         started = time.perf_counter()
-        objective, loss_params, readout, readout_params = self._resolve_objective()
+        resolved = self._resolve()
         x_array, y_array = check_pair(x, y, min_samples=MIN_SAMPLES)
-        n_samples = x_array.shape[0]
-        n_test = int(round(self.test_size * n_samples))
-        # Checkpoint selection needs a precise loss, not a huge one: beyond MAX_VAL pairs the
-        # evaluation cost grows while its noise barely falls, so extra pairs go to training.
-        n_val = min(int(round(self.val_size * n_samples)), MAX_VAL)
-        n_train = n_samples - n_test - n_val
-        if min(n_test, n_val) < 2 or n_train < 2:
+        splits = self._splits(x_array.shape[0])
+        n_train = min(split.train.size for split in splits)
+        if self.batch_size is not None and self.batch_size > n_train:
             raise ValueError(
-                f"{n_samples} samples give train/val/test splits of {n_train}/{n_val}/{n_test}; each needs at "
-                "least 2 pairs. Collect more samples or change test_size / val_size."
+                f"batch_size={self.batch_size} exceeds the {n_train} training pairs; pass batch_size <= {n_train}, "
+                "batch_size=None to adapt it to the data, or more samples."
             )
-        if self.batch_size > n_train:
-            raise ValueError(
-                f"batch_size={self.batch_size} exceeds the {n_train} training pairs; pass batch_size <= {n_train} "
-                "or more samples."
-            )
+        batch_size = self.batch_size or auto_batch_size(n_train)
+        self._check_tuple_size(resolved["loss_params"], batch_size)
+        if resolved["readout"] != "plugin":
+            n_test = min(split.test.size for split in splits)
+            if n_test < 2 * batch_size:
+                raise ValueError(
+                    f"the {resolved['readout']!r} readout needs at least 2 held-out batches of batch_size={batch_size} "
+                    f"for an interval, but a test split holds {n_test} pairs; use more data, a smaller batch_size, "
+                    "a larger test_size or readout='plugin'."
+                )
+        device = resolve_device(self.device)
+        dim_x, dim_y = x_array.shape[1], y_array.shape[1]
+        critic_probe = self._build_critic(dim_x, dim_y, device)
+        n_threads = self.n_threads or auto_threads(_flops_per_step(critic_probe, batch_size, dim_x, dim_y))
+        del critic_probe
+        with thread_limit(n_threads if device.type == "cpu" else None):
+            fold_fits = [
+                self._fit_fold(index, split, x_array, y_array, resolved, batch_size, device)
+                for index, split in enumerate(splits)
+            ]
+            result = self._crossfit_result(fold_fits, x_array, y_array, resolved, batch_size, device)
+
+        # Fitted state, written only now that data and parameters have passed every check.
+        self.device_ = device
+        self.objective_ = resolved["objective"]
+        self.loss_params_ = resolved["loss_params"]
+        self.readout_, self.readout_params_ = resolved["readout"], resolved["readout_params"]
+        self.log_ratio_offset_ = resolved["objective"].log_ratio_offset
+        self.batch_size_ = batch_size
+        self.critics_ = [fold.critic for fold in fold_fits]
+        self.critic_ = self.critics_[0]
+        self.scalers_ = [fold.scalers for fold in fold_fits]
+        self.history_ = result.history
+        self.n_features_x_, self.n_features_y_ = dim_x, dim_y
+        self.n_threads_ = n_threads
+        self.n_train_ = result.n_train
+        self.diverged_ = bool(result.info["diverged"])
+        self.best_step_, self.stop_reason_ = result.info["best_step"], result.info["stop_reason"]
+        result.info.update(seconds=time.perf_counter() - started, n_threads=n_threads)
+        self.result_ = result
+        return self
+
+    def _splits(self, n_samples: int) -> list[_Split]:
+        """Disjoint train/val/test rows: one split, or F cross-fitting folds (each with a val carve-out)."""
         permutation = np.random.default_rng(self.seed).permutation(n_samples)
-        test_rows, val_rows, train_rows = np.split(permutation, [n_test, n_test + n_val])
+        if self.folds == 1:
+            n_test = int(round(self.test_size * n_samples))
+            # Checkpoint selection needs a precise loss, not a huge one: beyond MAX_VAL pairs the
+            # evaluation cost grows while its noise barely falls, so extra pairs go to training.
+            n_val = min(int(round(self.val_size * n_samples)), MAX_VAL)
+            test, val, train = np.split(permutation, [n_test, n_test + n_val])
+            splits = [_Split(train, val, test)]
+        else:
+            if self.folds > n_samples // 10:
+                raise ValueError(f"folds={self.folds} leaves fewer than 10 pairs per fold for {n_samples} samples; pass fewer folds.")
+            splits = []
+            for test in np.array_split(permutation, self.folds):
+                rest = np.setdiff1d(permutation, test, assume_unique=True)
+                rest = rest[np.random.default_rng([self.seed, test.size, splits.__len__()]).permutation(rest.size)]
+                n_val = min(int(round(self.val_size * n_samples)), MAX_VAL, rest.size // 4)
+                splits.append(_Split(rest[n_val:], rest[:n_val], test))
+        for split in splits:
+            if min(split.test.size, split.val.size) < 2 or split.train.size < 2:
+                raise ValueError(
+                    f"{n_samples} samples give train/val/test splits of {split.train.size}/{split.val.size}/{split.test.size}; "
+                    "each needs at least 2 pairs. Collect more samples or change test_size / val_size / folds."
+                )
+        return splits
 
-        self._fit_standardizer(x_array[train_rows], y_array[train_rows])
-        self._init_critic(x_array.shape[1], y_array.shape[1])
+    def _build_critic(self, dim_x: int, dim_y: int, device: torch.device, seed: int | None = None) -> nn.Module:
+        """A fresh critic (or a copy of the user's) initialised from ``seed`` without touching the
+        caller's global torch random state."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed if seed is None else seed)
+            if isinstance(self.critic, nn.Module):
+                critic = copy.deepcopy(self.critic)
+            else:
+                critic = make_critic(self.critic, dim_x, dim_y, tuple(self.hidden), self.embed_dim, self.temperature, self.activation)
+        return critic.to(device)
 
-        max_steps = self.max_steps or auto_max_steps(n_train, self.batch_size)
-        steps_per_epoch = max(1, n_train // self.batch_size)
-        eval_every = self.eval_every or int(np.clip(steps_per_epoch, 25, 250))
-        patience = self.patience or max(1_000, 5 * eval_every)
+    def _fit_fold(self, index: int, split: _Split, x: np.ndarray, y: np.ndarray, resolved: dict, batch_size: int, device: torch.device) -> _FoldFit:
+        objective, loss_params = resolved["objective"], resolved["loss_params"]
+        scalers = (StandardScaler(with_mean=self.standardize, with_std=self.standardize).fit(x[split.train]),
+                   StandardScaler(with_mean=self.standardize, with_std=self.standardize).fit(y[split.train]))
+        critic = self._build_critic(x.shape[1], y.shape[1], device, seed=self.seed + index)
+        x_train, y_train = _tensors(scalers, x[split.train], y[split.train], device)
+        x_val, y_val = _tensors(scalers, x[split.val], y[split.val], device)
+        n_train = split.train.size
+        max_steps = self.max_steps or auto_max_steps(n_train, batch_size)
+        eval_every = self.eval_every or int(np.clip(max(1, n_train // batch_size), 25, 250))
         config = TrainConfig(
             max_steps=max_steps, lr=self.lr, weight_decay=self.weight_decay,
-            eval_every=eval_every, patience=patience, label=self.objective,
+            eval_every=eval_every, patience=self.patience or max(1_000, 5 * eval_every),
             progress=progress_default() if self.progress is None else self.progress,
+            label=self.objective if self.folds == 1 else f"{self.objective} fold {index + 1}/{self.folds}",
         )
-        x_train, y_train = self._tensors(x_array[train_rows], y_array[train_rows])
-        x_val, y_val = self._tensors(x_array[val_rows], y_array[val_rows])
         state = objective.make_state() if objective.make_state is not None else None
         train_params = dict(loss_params, state=state) if state is not None else loss_params
-        offset = self._offset()
 
-        def evaluate(critic):
-            val_loss = heldout_loss(critic, objective, loss_params, x_val, y_val, self.batch_size)
-            val_estimate = heldout_readout(critic, x_val, y_val, readout, offset, self.batch_size, readout_params).estimate
-            return val_loss, val_estimate
+        def evaluate(model: nn.Module) -> tuple[float, float]:
+            val_loss = heldout_loss(model, objective, loss_params, x_val, y_val, batch_size)
+            value = heldout_readout(model, x_val, y_val, resolved["readout"], resolved["offset"], batch_size, resolved["readout_params"])
+            return val_loss, value.estimate
 
+        generator = torch.Generator().manual_seed(self.seed + index)
         outcome = train_with_validation(
-            self.critic_, lambda scores: objective.loss(scores, **train_params),
-            epoch_batches(x_train, y_train, self.batch_size, torch.Generator().manual_seed(self.seed)),
-            config, evaluate,
+            critic, lambda scores: objective.loss(scores, **train_params),
+            epoch_batches(x_train, y_train, batch_size, generator), config, evaluate,
         )
-        self.history_ = outcome.history
-        self.best_step_ = outcome.best_step
-        self.diverged_ = outcome.diverged
-        self.stop_reason_ = outcome.stop_reason
-        self.n_train_, self.n_val_ = n_train, n_val
-        self.n_features_x_, self.n_features_y_ = x_array.shape[1], y_array.shape[1]
-        self.result_ = self._readout(x_array[test_rows], y_array[test_rows])
-        self.result_.info.update(seconds=time.perf_counter() - started, max_steps=max_steps, eval_every=eval_every, patience=patience)
-        return self
+        outcome.history.insert(0, "fold", index)
+        return _FoldFit(critic, scalers, outcome, split)
+
+    def _crossfit_result(self, fold_fits: list[_FoldFit], x: np.ndarray, y: np.ndarray, resolved: dict, batch_size: int, device: torch.device) -> MIResult:
+        readout, offset = resolved["readout"], resolved["offset"]
+        values, observed_sum, shuffled_sums, shuffled = [], 0.0, None, []
+        rng = torch.Generator().manual_seed(self.seed + 7919)
+        ratio_readout = resolved["objective"].log_ratio_offset is not None
+        for fold in fold_fits:
+            x_test, y_test = _tensors(fold.scalers, x[fold.split.test], y[fold.split.test], device)
+            value = heldout_readout(fold.critic, x_test, y_test, readout, offset, batch_size, resolved["readout_params"])
+            values.append(value.values)
+            if self.n_permutations > 0:
+                n_test = fold.split.test.size
+                permutations = torch.stack([torch.randperm(n_test, generator=rng) for _ in range(self.n_permutations)]).to(device)
+                permuted = permuted_log_ratios(fold.critic, x_test, y_test, offset, permutations)
+                pointwise = value.values if readout == "plugin" else pointwise_log_ratios(fold.critic, x_test, y_test, offset).cpu().double().numpy()
+                observed_sum += float(pointwise.sum())
+                sums = permuted.sum(axis=1)
+                shuffled_sums = sums if shuffled_sums is None else shuffled_sums + sums
+                shuffled.append(permuted)
+        pooled = pool_folds(values)
+        n_test_total = int(sum(fold.split.test.size for fold in fold_fits))
+        n_used = n_test_total if readout == "plugin" else int(sum(v.size for v in values) * batch_size)
+        outcomes = [fold.outcome for fold in fold_fits]
+
+        diagnostics = {}
+        checks = training_checks([o.still_improving for o in outcomes], [o.diverged for o in outcomes], [o.stop_reason for o in outcomes])
+        if self.n_permutations > 0:
+            checks.append(calibration_check(np.concatenate(shuffled, axis=1), n_test_total, ratio_readout))
+        checks.append(fold_agreement_check(pooled.fold_means, pooled.fold_stderrs, pooled.estimate))
+        tuple_size = resolve_k(batch_size, resolved["loss_params"].get("nu", 0.0), resolved["loss_params"].get("k")) if readout == "infonce" else batch_size
+        checks += data_checks(x.shape[0], n_used, x.shape[1] + y.shape[1], pooled.estimate, readout, tuple_size)
+        for check in checks:
+            diagnostics[check.name] = check
+        p_value = permutation_pvalue(observed_sum, shuffled_sums) if self.n_permutations > 0 else None
+
+        fold_table = pd.DataFrame({
+            "fold": np.arange(len(fold_fits)),
+            "n_train": [fold.split.train.size for fold in fold_fits],
+            "n_test": [fold.split.test.size for fold in fold_fits],
+            "estimate": pooled.fold_means,
+            "stderr": pooled.fold_stderrs,
+            "best_step": [o.best_step for o in outcomes],
+            "stop_reason": [o.stop_reason for o in outcomes],
+        })
+        history = pd.concat([o.history for o in outcomes], ignore_index=True)
+        if self.folds == 1:
+            history = history.drop(columns="fold")
+        first = outcomes[0]
+        return MIResult(
+            mi=pooled.estimate, stderr=pooled.stderr, n_train=int(fold_fits[0].split.train.size), n_test=n_used,
+            objective=self.objective, readout=readout, history=history,
+            info={
+                "best_step": first.best_step, "diverged": any(o.diverged for o in outcomes), "stop_reason": first.stop_reason,
+                "device": str(device), "batch_size": batch_size, "seed": self.seed, "folds": self.folds,
+                "batch_size_adapted": self.batch_size is None and batch_size != DEFAULT_BATCH,
+                "critic": self.critic if isinstance(self.critic, str) else type(self.critic).__name__,
+                "loss_params": dict(resolved["loss_params"]), "readout_params": dict(resolved["readout_params"]),
+                "sampling_stderr": pooled.sampling_stderr, "between_fold_sd": pooled.between_fold_sd,
+                "max_steps": [o.steps_run for o in outcomes][0] if self.folds == 1 else [o.steps_run for o in outcomes],
+            },
+            ci_method=pooled.ci_method, diagnostics=diagnostics, p_value=p_value,
+            folds=fold_table if self.folds > 1 else None,
+        )
 
     def fit_stream(self, sample_batch: Any, n_steps: int) -> "MIEstimator":
         """Streaming training, the classic protocol: a fresh batch every step, no held-out split.
 
         ``sample_batch(index, rng) -> (x, y)`` returns numpy arrays of shape (batch_size, dim_x)
         and (batch_size, dim_y) for the 0-based step ``index`` = 0 .. n_steps - 1 (history step
-        index + 1); ``rng`` is a numpy Generator seeded from ``seed``. The truth may
-        change with the step (the staircase). ``stream_history_`` holds, per step, the training
-        loss and the readout of that step's batch ("estimate", nats), as in Song & Ermon (2020).
-        Inputs are used as given (no standardisation: the distribution may change over time).
-        Returns self; ``pmi`` and ``estimate`` then use the final critic.
+        index + 1); ``rng`` is a numpy Generator seeded from ``seed``. The truth may change with
+        the step (the staircase). ``history_`` holds, per step, the training loss and the
+        readout of that step's batch (column ``batch_estimate``, nats), as in Song & Ermon
+        (2020). Inputs are used as given (no standardisation: the distribution may change over
+        time). Returns self; ``pmi`` and ``estimate`` then use the final critic.
         """
-        objective, loss_params, readout, readout_params = self._resolve_objective()
+        resolved = self._resolve()
         if not positive_int(n_steps):
             raise ValueError(f"n_steps={n_steps!r} is invalid; pass a positive number of steps.")
         rng = np.random.default_rng(self.seed)
         first_x, first_y = check_pair(*sample_batch(0, rng), min_samples=2)
-        self.x_mean_, self.x_scale_ = np.zeros(first_x.shape[1]), np.ones(first_x.shape[1])
-        self.y_mean_, self.y_scale_ = np.zeros(first_y.shape[1]), np.ones(first_y.shape[1])
-        self._init_critic(first_x.shape[1], first_y.shape[1])
+        self._check_tuple_size(resolved["loss_params"], first_x.shape[0])
+        device = resolve_device(self.device)
+        identity = (StandardScaler(with_mean=False, with_std=False).fit(first_x),
+                    StandardScaler(with_mean=False, with_std=False).fit(first_y))
+        critic = self._build_critic(first_x.shape[1], first_y.shape[1], device)
         pending = [(first_x, first_y)]
 
         def next_batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
             x_batch, y_batch = pending.pop() if pending else check_pair(*sample_batch(step - 1, rng), min_samples=2)
-            return self._tensors(x_batch, y_batch)
+            return _tensors(identity, x_batch, y_batch, device)
 
+        objective, loss_params = resolved["objective"], resolved["loss_params"]
+        readout, offset, readout_params = resolved["readout"], resolved["offset"], resolved["readout_params"]
         config = TrainConfig(
             max_steps=int(n_steps), lr=self.lr, weight_decay=self.weight_decay, label=self.objective,
             progress=progress_default() if self.progress is None else self.progress,
         )
         state = objective.make_state() if objective.make_state is not None else None
         train_params = dict(loss_params, state=state) if state is not None else loss_params
-        offset = self._offset()
-        outcome = train_streaming(
-            self.critic_, lambda scores: objective.loss(scores, **train_params), next_batch, config,
-            on_step=lambda step, scores, loss: {"batch_estimate": batch_readout(scores, readout, offset, readout_params)},
-        )
-        self.stream_history_ = outcome.history
-        self.history_ = outcome.history
+        n_threads = self.n_threads or auto_threads(_flops_per_step(critic, first_x.shape[0], first_x.shape[1], first_y.shape[1]))
+        with thread_limit(n_threads if device.type == "cpu" else None):
+            outcome = train_streaming(
+                critic, lambda scores: objective.loss(scores, **train_params), next_batch, config,
+                on_step=lambda step, scores, loss: {"batch_estimate": batch_readout(scores, readout, offset, readout_params)},
+            )
+        self.device_ = device
+        self.objective_, self.loss_params_ = objective, loss_params
+        self.readout_, self.readout_params_ = readout, readout_params
+        self.log_ratio_offset_ = objective.log_ratio_offset
+        self.batch_size_ = first_x.shape[0]
+        self.critics_, self.critic_, self.scalers_ = [critic], critic, [identity]
+        self.history_ = self.stream_history_ = outcome.history
         self.best_step_, self.diverged_, self.stop_reason_ = outcome.best_step, outcome.diverged, outcome.stop_reason
-        self.n_train_, self.n_val_ = outcome.steps_run * self.batch_size, 0
+        self.n_train_ = outcome.steps_run * first_x.shape[0]
         self.n_features_x_, self.n_features_y_ = first_x.shape[1], first_y.shape[1]
+        self.n_threads_ = n_threads
         return self
 
-    def _init_critic(self, dim_x: int, dim_y: int) -> None:
-        """Seed torch, then build (or copy the user's) critic on the resolved device."""
-        self.device_ = resolve_device(self.device)
-        torch.manual_seed(self.seed)
-        if isinstance(self.critic, nn.Module):
-            critic = copy.deepcopy(self.critic)
-        else:
-            critic = make_critic(self.critic, dim_x, dim_y, tuple(self.hidden), self.embed_dim, self.temperature, self.activation)
-        self.critic_ = critic.to(self.device_)
-
-    def _fit_standardizer(self, x_train: np.ndarray, y_train: np.ndarray) -> None:
-        def stats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            if not self.standardize:
-                return np.zeros(values.shape[1]), np.ones(values.shape[1])
-            scale = values.std(axis=0)
-            # A constant column carries no information; dividing by 1 keeps it finite (all zeros).
-            return values.mean(axis=0), np.where(scale > 0, scale, 1.0)
-
-        self.x_mean_, self.x_scale_ = stats(x_train)
-        self.y_mean_, self.y_scale_ = stats(y_train)
-
-    def _tensors(self, x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        def convert(values: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> torch.Tensor:
-            return torch.as_tensor((values - mean) / scale, dtype=torch.float32, device=self.device_)
-
-        return convert(x, self.x_mean_, self.x_scale_), convert(y, self.y_mean_, self.y_scale_)
-
-    def _offset(self) -> float:
-        return self.log_ratio_offset_ if self.log_ratio_offset_ is not None else 0.0
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "critic_"):
-            raise ValueError("this MIEstimator is not fitted yet; call fit(x, y) first.")
-
+    # ---- use ----------------------------------------------------------------------------------
     def _check_new(self, x: Any, y: Any, min_samples: int) -> tuple[np.ndarray, np.ndarray]:
-        self._check_fitted()
+        check_is_fitted(self, "critics_")
         x_array, y_array = check_pair(x, y, min_samples=min_samples)
         for name, array, expected in (("x", x_array, self.n_features_x_), ("y", y_array, self.n_features_y_)):
             if array.shape[1] != expected:
                 raise ValueError(f"{name} has {array.shape[1]} columns but the estimator was fitted on {expected}.")
         return x_array, y_array
 
-    def _readout(self, x: np.ndarray, y: np.ndarray) -> MIResult:
-        value = heldout_readout(self.critic_, *self._tensors(x, y), self.readout_, self._offset(), self.batch_size, self.readout_params_)
-        return MIResult(
-            mi=value.estimate, stderr=value.stderr, n_train=self.n_train_, n_test=value.n_used,
-            objective=self.objective, readout=self.readout_, history=self.history_.copy(),
-            info={
-                "best_step": self.best_step_, "diverged": self.diverged_, "stop_reason": self.stop_reason_,
-                "device": str(self.device_), "batch_size": self.batch_size, "seed": self.seed,
-                "critic": self.critic if isinstance(self.critic, str) else type(self.critic).__name__,
-                "loss_params": dict(self.loss_params_), "readout_params": dict(self.readout_params_),
-            },
-        )
+    def _log_ratios(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Mean over the fold critics of each pair's log ratio (nats). Shape: (n,)."""
+        offset = self.log_ratio_offset_ if self.log_ratio_offset_ is not None else 0.0
+        per_critic = [
+            pointwise_log_ratios(critic, *_tensors(scalers, x, y, self.device_), offset).cpu().double().numpy()
+            for critic, scalers in zip(self.critics_, self.scalers_)
+        ]
+        return np.mean(per_critic, axis=0)
 
-    # ---- use ----------------------------------------------------------------------------------
     def estimate(self, x: Any, y: Any) -> MIResult:
-        """MI (nats) of other paired data under the fitted critic, every pair treated as held out."""
+        """MI (nats) of other paired data under the fitted critic(s), every pair treated as held out.
+
+        With several folds the plug-in averages the fold critics' log ratios; bound readouts use
+        the first critic.
+        """
         x_array, y_array = self._check_new(x, y, min_samples=2)
-        return self._readout(x_array, y_array)
+        offset = self.log_ratio_offset_ if self.log_ratio_offset_ is not None else 0.0
+        if self.readout_ == "plugin":
+            values = self._log_ratios(x_array, y_array)
+        else:
+            tensors = _tensors(self.scalers_[0], x_array, y_array, self.device_)
+            values = heldout_readout(self.critics_[0], *tensors, self.readout_, offset, self.batch_size_, self.readout_params_).values
+        pooled = pool_folds([values])
+        return MIResult(
+            mi=pooled.estimate, stderr=pooled.stderr,
+            n_train=self.n_train_,
+            n_test=x_array.shape[0], objective=self.objective, readout=self.readout_, history=self.history_.copy(),
+            info={"device": str(self.device_), "batch_size": self.batch_size_, "seed": self.seed,
+                  "loss_params": dict(self.loss_params_), "readout_params": dict(self.readout_params_)},
+            ci_method="held-out sampling error of the fitted critic(s) on these pairs; it does not include the critics' bias",
+        )
 
     def pmi(self, x: Any, y: Any) -> np.ndarray:
         """Pointwise log density ratio log p(x_i, y_i) / (p(x_i) p(y_i)) in nats. Shape: (n,).
 
         Exact in the limit for ratio-identifying objectives (anchor, nce, js, smile, chi2, fdiv,
         nwj). For infonce, dv and mine the values carry an unknown shift (a factor C(y) for
-        InfoNCE), so they cannot be compared across different y; a warning says so.
+        InfoNCE), so they cannot be compared across different y; a warning says so. With
+        several folds the fold critics' values are averaged.
         """
         x_array, y_array = self._check_new(x, y, min_samples=1)
         if self.log_ratio_offset_ is None:
@@ -419,10 +601,21 @@ class MIEstimator:
                 UserWarning,
                 stacklevel=2,
             )
-        log_ratios = pointwise_log_ratios(self.critic_, *self._tensors(x_array, y_array), self._offset())
-        return log_ratios.double().cpu().numpy()
+        return self._log_ratios(x_array, y_array)
 
-    def __repr__(self) -> str:
-        defaults = {name: p.default for name, p in inspect.signature(type(self).__init__).parameters.items()}
-        changed = {name: value for name, value in self.get_params().items() if value is not defaults[name] and value != defaults[name]}
-        return f"MIEstimator({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+
+def _tensors(scalers: tuple[StandardScaler, StandardScaler], x: np.ndarray, y: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Standardise with the fold's training statistics and move to ``device`` as float32."""
+    return (torch.as_tensor(scalers[0].transform(x), dtype=torch.float32, device=device),
+            torch.as_tensor(scalers[1].transform(y), dtype=torch.float32, device=device))
+
+
+def _flops_per_step(critic: nn.Module, batch_size: int, dim_x: int, dim_y: int) -> float:
+    """Multiply-adds of one training step (forward and backward, about 3x the forward pass).
+
+    Linear layers count once per row they see: B rows for separable encoders, B^2 pair rows for
+    the joint critic's layers after the factorised first one.
+    """
+    rows_per_layer = batch_size * batch_size if critic.__class__.__name__ == "JointCritic" else batch_size
+    weights = sum(m.weight.numel() for m in critic.modules() if isinstance(m, nn.Linear))
+    return 3.0 * rows_per_layer * weights + 3.0 * batch_size * batch_size * 32

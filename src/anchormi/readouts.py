@@ -18,14 +18,14 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .objectives.bounds import dv_bound, infonce_bound, nwj_bound, smile_bound
+from .objectives.bounds import SMILE_TAU, dv_bound, infonce_bound, nwj_bound, smile_bound
 
 BOUND_READOUTS: dict[str, Callable[..., torch.Tensor]] = {
     "infonce": lambda log_ratios: infonce_bound(log_ratios),
     # NWJ is tight at T = 1 + log r, so it reads the log-ratio scale shifted by one.
     "nwj": lambda log_ratios: nwj_bound(log_ratios + 1.0),
     "dv": lambda log_ratios: dv_bound(log_ratios),
-    "smile": lambda log_ratios, tau=5.0: smile_bound(log_ratios, tau=tau),
+    "smile": lambda log_ratios, tau=SMILE_TAU: smile_bound(log_ratios, tau=tau),
 }
 READOUTS = ("plugin", *BOUND_READOUTS)
 _POINTWISE_CHUNK = 8192
@@ -90,7 +90,7 @@ def heldout_readout(
     check_readout(readout)
     params = params or {}
     if readout == "plugin":
-        values = pointwise_log_ratios(critic, x, y, offset).double().cpu().numpy()
+        values = pointwise_log_ratios(critic, x, y, offset).cpu().double().numpy()  # MPS has no float64: move first
     else:
         bound = BOUND_READOUTS[readout]
         values = np.array([float(bound(critic.pairwise(xb, yb) - offset, **params)) for xb, yb in heldout_batches(x, y, batch_size)])

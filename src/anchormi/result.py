@@ -13,6 +13,23 @@ NATS_PER_BIT = math.log(2.0)
 _Z95 = 1.959963984540054
 
 
+@dataclass(frozen=True)
+class Check:
+    """One named diagnostic: ``status`` is "ok" or "warn", ``message`` one line saying why.
+
+    ``value`` is the measured quantity (nats where it is an information quantity), or NaN.
+    """
+
+    name: str
+    status: str
+    message: str
+    value: float = float("nan")
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
 @dataclass
 class MIResult:
     """A mutual-information estimate.
@@ -20,20 +37,20 @@ class MIResult:
     Attributes:
         mi: the estimate in nats.
         stderr: its standard error in nats.
-        n_train: pairs the critic was trained on (0 for classical estimators).
-        n_test: held-out pairs the readout used.
+        n_train: pairs the critic(s) were trained on (per fold for cross-fitting; 0 for classical
+            estimators).
+        n_test: held-out pairs the readout used (all N pairs with cross-fitting).
         objective: the method (objective name, or "ksg" / "gaussian").
         readout: how the number was read out ("plugin", "infonce", "nwj", "dv", "smile", or the
             classical method's name).
-        history: per-evaluation table with columns step, train_loss, val_loss, val_estimate
-            (empty for classical estimators).
+        history: per-evaluation table with columns step, train_loss, val_loss, val_estimate,
+            batch_estimate (and fold, with cross-fitting); empty for classical estimators.
         info: extra facts (best_step, diverged, seconds, device, parameters ...), JSON-safe.
-
-    What the interval covers: ``ci`` is mi +/- 1.96 stderr. For the plug-in readout, stderr is
-    sd(log r) / sqrt(n_test), the held-out sampling error of the mean log ratio of *this* critic.
-    For bound readouts it is the spread over held-out batches. Neither covers training
-    variability (another seed, split or step count gives another critic) nor the bias of a
-    critic that has not learned the true ratio; repeat with several seeds to see those.
+        ci_method: one sentence saying what ``ci`` covers and what it does not.
+        diagnostics: named checks (:class:`Check`), each "ok" or "warn" with a one-line reason.
+        p_value: permutation p-value of H0: X independent of Y (None where not computed).
+        folds: per-fold table (fold, n_train, n_test, estimate, stderr, best_step, stop_reason)
+            for cross-fitted estimates, else None.
     """
 
     mi: float
@@ -42,8 +59,12 @@ class MIResult:
     n_test: int
     objective: str
     readout: str
-    history: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["step", "train_loss", "val_loss", "val_estimate"]))
+    history: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["step", "train_loss", "val_loss", "val_estimate", "batch_estimate"]))
     info: dict[str, Any] = field(default_factory=dict)
+    ci_method: str = "normal interval mi +/- 1.96 stderr from the held-out sampling error"
+    diagnostics: dict[str, Check] = field(default_factory=dict)
+    p_value: float | None = None
+    folds: pd.DataFrame | None = None
 
     @property
     def bits(self) -> float:
@@ -56,15 +77,30 @@ class MIResult:
 
     @property
     def ci(self) -> tuple[float, float]:
-        """95 % normal interval (lo, hi) in nats; see the class docstring for what it covers."""
+        """95 % normal interval (lo, hi) in nats; ``ci_method`` says what it covers."""
         return (self.mi - _Z95 * self.stderr, self.mi + _Z95 * self.stderr)
+
+    @property
+    def warnings(self) -> list[str]:
+        """The messages of every diagnostic that warns."""
+        return [f"{check.name}: {check.message}" for check in self.diagnostics.values() if not check.ok]
 
     def __str__(self) -> str:
         lo, hi = self.ci
-        return (
+        lines = [
             f"I(X;Y) = {self.mi:.4f} nats ({self.bits:.4f} bits), 95% CI [{lo:.4f}, {hi:.4f}], "
             f"stderr {self.stderr:.4f}; {self.objective} / {self.readout}, n_train={self.n_train}, n_test={self.n_test}"
-        )
+        ]
+        if self.p_value is not None:
+            lines.append(f"independence test: p = {self.p_value:.4g}")
+        lines += [f"warning: {message}" for message in self.warnings]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        lo, hi = self.ci
+        return (f"MIResult(mi={self.mi:.4f}, ci=({lo:.4f}, {hi:.4f}), stderr={self.stderr:.4f}, "
+                f"objective={self.objective!r}, readout={self.readout!r}, n_test={self.n_test}, "
+                f"warnings={len(self.warnings)})")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary (non-finite floats become None)."""
@@ -74,6 +110,8 @@ class MIResult:
                 return float(value) if np.isfinite(value) else None
             if isinstance(value, (np.integer,)):
                 return int(value)
+            if isinstance(value, (np.bool_,)):
+                return bool(value)
             if isinstance(value, dict):
                 return {str(k): clean(v) for k, v in value.items()}
             if isinstance(value, (list, tuple)):
@@ -84,38 +122,44 @@ class MIResult:
         return clean(
             {
                 "mi": self.mi, "bits": self.bits, "stderr": self.stderr, "ci": [lo, hi],
+                "ci_method": self.ci_method, "p_value": self.p_value,
                 "n_train": self.n_train, "n_test": self.n_test,
                 "objective": self.objective, "readout": self.readout,
+                "diagnostics": {name: {"status": c.status, "message": c.message, "value": c.value} for name, c in self.diagnostics.items()},
+                "folds": None if self.folds is None else self.folds.to_dict(orient="list"),
                 "info": self.info,
                 "history": self.history.to_dict(orient="list"),
             }
         )
 
     def plot(self, ax: Any = None, truth: float | None = None, path: str | None = None) -> Any:
-        """Plot the training curves (held-out estimate and losses) on matplotlib axes.
+        """Plot the held-out estimate during training, the final estimate with its 95 % band and
+        the truth, all in nats. Returns the axes; saves PNG/SVG to ``path`` when given.
 
-        Returns the axes; saves PNG/SVG to ``path`` when given. ``truth`` draws a dashed line.
+        The backend is left as the caller set it (Jupyter, a GUI or Agg).
         """
-        import matplotlib
-
-        if ax is None:
-            matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
 
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 3.5))
         history = self.history
-        if len(history):
-            ax.plot(history["step"], history["val_estimate"], label=f"held-out estimate ({self.readout})")
-            ax.plot(history["step"], -history["val_loss"], alpha=0.5, label="-held-out loss")
-            if "best_step" in self.info:
+        column = "val_estimate" if len(history) and history["val_estimate"].notna().any() else "batch_estimate"
+        if len(history) and column in history and history[column].notna().any():
+            label = "held-out estimate" if column == "val_estimate" else "training-batch estimate"
+            groups = history.groupby("fold") if "fold" in history else [(None, history)]
+            for fold, group in groups:
+                suffix = f" (fold {fold})" if fold is not None else ""
+                ax.plot(group["step"], group[column], lw=1, alpha=0.8, label=f"{label}{suffix}" if fold in (None, 0) else None)
+            if "best_step" in self.info and "fold" not in history:
                 ax.axvline(self.info["best_step"], color="grey", lw=0.8, ls=":", label="kept checkpoint")
-        ax.axhline(self.mi, color="C2", lw=1, label=f"final {self.mi:.3f} nats")
+        lo, hi = self.ci
+        ax.axhspan(lo, hi, color="C2", alpha=0.25, label=f"final {self.mi:.3f} [{lo:.3f}, {hi:.3f}]")
+        ax.axhline(self.mi, color="C2", lw=1.5)
         if truth is not None:
-            ax.axhline(truth, color="k", ls="--", lw=1, label=f"truth {truth:.3f}")
+            ax.axhline(truth, color="k", ls="--", lw=1, zorder=0, label=f"truth {truth:.3f}")
         ax.set_xlabel("step")
-        ax.set_ylabel("nats")
-        ax.set_title(self.objective)
+        ax.set_ylabel("estimate (nats)")
+        ax.set_title(f"{self.objective} / {self.readout}")
         ax.legend(fontsize=7)
         if path is not None:
             ax.figure.tight_layout()

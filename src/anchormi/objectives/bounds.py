@@ -45,7 +45,10 @@ def infonce_bound(scores: torch.Tensor) -> torch.Tensor:
     return (scores.diagonal() - torch.logsumexp(scores, dim=0)).mean() + math.log(batch)
 
 
-def smile_bound(scores: torch.Tensor, tau: float = 5.0) -> torch.Tensor:
+SMILE_TAU = 5.0  # SMILE's clip: exp(c) is clipped to [e^-tau, e^tau]; the one default of the package
+
+
+def smile_bound(scores: torch.Tensor, tau: float = SMILE_TAU) -> torch.Tensor:
     """SMILE(tau): DV with exp(o) clipped to [e^-tau, e^tau] in the partition term (Song & Ermon 2020).
 
     Clipping exp(o) equals clamping o to [-tau, tau], which is done in log space.

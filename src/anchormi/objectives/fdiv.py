@@ -17,6 +17,7 @@ Terms are written in c = log r so that they stay finite where r is tiny.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Callable
 
 import torch
@@ -35,18 +36,23 @@ GENERATORS: dict[str, tuple[Term, Term]] = {
 }
 
 
-def fdiv_loss(scores: torch.Tensor, f: str = "kl") -> torch.Tensor:
-    """Bregman ratio-fitting loss L_f (nats for f = kl); every off-diagonal entry is a noise draw.
+def fdiv_loss(scores: torch.Tensor, generator: str = "kl", f: str | None = None) -> torch.Tensor:
+    """Bregman ratio-fitting loss L_f (nats for generator = kl); every off-diagonal entry is a noise draw.
+
+    ``f`` is the deprecated name of ``generator`` (kept for one release).
 
     Shape:
         scores: (B, B).  output: () scalar.
     """
-    if f not in GENERATORS:
-        raise ValueError(f"f={f!r} is unknown; choose one of {sorted(GENERATORS)}.")
-    noise_term, joint_term = GENERATORS[f]
+    if f is not None:
+        warnings.warn("fdiv_loss(f=...) is deprecated; pass generator=... instead.", DeprecationWarning, stacklevel=2)
+        generator = f
+    if generator not in GENERATORS:
+        raise ValueError(f"generator={generator!r} is unknown; choose one of {sorted(GENERATORS)}.")
+    noise_term, joint_term = GENERATORS[generator]
     return noise_term(off_diagonal(scores)).mean() + joint_term(scores.diagonal()).mean()
 
 
 def chi2_loss(scores: torch.Tensor) -> torch.Tensor:
     """Least-squares ratio fitting (D-RF): E_q0[r^2/2] - E_q1[r] up to a constant; f = chi2."""
-    return fdiv_loss(scores, f="chi2")
+    return fdiv_loss(scores, generator="chi2")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .bounds import MovingAverage, dv_loss, mine_loss, nwj_loss
+from .bounds import SMILE_TAU, MovingAverage, dv_loss, mine_loss, nwj_loss
 from .contrastive import anchor_loss, infonce_loss, nce_loss
 from .fdiv import chi2_loss, fdiv_loss
 
@@ -122,7 +122,7 @@ for _objective in (
     Objective(
         "smile", nce_loss, "smile",
         "SMILE(tau): train binary NCE, report DV with exp(c) clipped to [e^-tau, e^tau].",
-        readout_defaults={"tau": 5.0},
+        readout_defaults={"tau": SMILE_TAU},
     ),
     Objective(
         "chi2", chi2_loss, "plugin",
@@ -130,8 +130,8 @@ for _objective in (
     ),
     Objective(
         "fdiv", fdiv_loss, "plugin",
-        "Bregman/f-divergence ratio fitting, f = kl|chi2|js|hellinger; reports the plug-in mean.",
-        defaults={"f": "kl"},
+        "Bregman/f-divergence ratio fitting, generator = kl|chi2|js|hellinger; reports the plug-in mean.",
+        defaults={"generator": "kl"},
     ),
 ):
     register(_objective)

@@ -1,0 +1,127 @@
+"""Checks a trained ratio critic can run on its own held-out pairs, with no retraining.
+
+- **Calibration.** For the true log ratio, E_{p(x)p(y)}[exp(log r)] = 1, so
+  log mean exp(l(x_i, y_pi(i))) over held-out pairs with y shuffled is about 0. Large values mean
+  the critic's offset or tails are off. Only a ratio estimator has this identity; bounds do not.
+- **Independence test.** Under H0: X independent of Y, held-out pairs (x_i, y_i) are
+  exchangeable with (x_i, y_pi(i)), and a critic fitted on other data is independent of them.
+  So the permutation distribution of the held-out plug-in mean, with the critic fixed, gives an
+  exact test: p = (1 + #{T_b >= T_obs}) / (1 + B). With cross-fitting, y is permuted within each
+  fold, the pairs its own critic scores.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from scipy import stats
+
+from .critics import SeparableCritic
+from .result import Check
+
+_CHUNK_ROWS = 65_536
+
+
+@torch.no_grad()
+def permuted_log_ratios(critic: Any, x: torch.Tensor, y: torch.Tensor, offset: float, permutations: torch.Tensor) -> np.ndarray:
+    """l(x_i, y_{pi_b(i)}) for every permutation b. Shape: (B, n) float64 on the CPU.
+
+    Separable critics embed x and y once; others score the permuted pairs in chunks.
+    """
+    if isinstance(critic, SeparableCritic):
+        embedded_x, embedded_y = critic.encoder_x(x), critic.encoder_y(y)
+        values = torch.stack([(embedded_x * embedded_y[perm]).sum(-1) for perm in permutations])
+    else:
+        per_chunk = max(1, _CHUNK_ROWS // max(1, x.shape[0]))
+        rows = []
+        for start in range(0, permutations.shape[0], per_chunk):
+            block = permutations[start : start + per_chunk]
+            x_rep = x.repeat(block.shape[0], 1)
+            y_perm = y[block.reshape(-1)]
+            rows.append(critic.pointwise(x_rep, y_perm).reshape(block.shape[0], -1))
+        values = torch.cat(rows)
+    # Move before widening: some devices (Apple MPS) have no float64.
+    return (values - offset).cpu().double().numpy()
+
+
+def calibration_check(shuffled: np.ndarray, n_pairs: int, applicable: bool) -> Check:
+    """log mean exp of shuffled-pair log ratios (0 for a true log ratio) with its delta-method stderr.
+
+    Shape: shuffled (B, n) nats; ``n_pairs`` is the number of distinct pairs (n), which sets the
+    stderr, since the B permutations reuse the same x and y.
+    """
+    if not applicable:
+        return Check("calibration", "skip", "this objective identifies log r only up to C(y) or a constant; no calibration identity.")
+    flat = shuffled.reshape(-1)
+    peak = flat.max()
+    weights = np.exp(flat - peak)
+    value = float(peak + np.log(weights.mean()))
+    stderr = float(weights.std(ddof=1) / (weights.mean() * math.sqrt(n_pairs)))
+    message = f"log E_p(x)p(y)[r] = {value:+.3f} ± {stderr:.3f} nats (0 for a calibrated ratio)"
+    # Noise at high MI is real (rare pairs dominate), so only a value well outside it warns.
+    if abs(value) > 0.1 and abs(value) > 3 * stderr:
+        return Check("calibration", "warn", message + "; the critic's offset or tails are off, so the estimate may be biased.", value)
+    return Check("calibration", "ok", message, value)
+
+
+def permutation_pvalue(observed_sum: float, shuffled_sums: np.ndarray) -> float:
+    """p = (1 + #{T_b >= T_obs}) / (1 + B), with T the held-out sum of log ratios."""
+    # A tiny tolerance: ties in float arithmetic must count against H0's rejection.
+    exceed = np.sum(shuffled_sums >= observed_sum - 1e-12 * max(1.0, abs(observed_sum)))
+    return float((1 + exceed) / (1 + shuffled_sums.size))
+
+
+def fold_agreement_check(fold_means: np.ndarray, fold_stderrs: np.ndarray, estimate: float) -> Check:
+    """Chi-square test that the fold means agree within their sampling errors."""
+    if fold_means.size < 2:
+        return Check("fold_agreement", "skip", "one fold: nothing to compare.")
+    statistic = float(np.sum(((fold_means - estimate) / np.maximum(fold_stderrs, 1e-12)) ** 2))
+    p_value = float(stats.chi2.sf(statistic, df=fold_means.size - 1))
+    spread = f"fold estimates {', '.join(f'{m:.3f}' for m in fold_means)} (chi2 p = {p_value:.3g})"
+    if p_value < 0.01:
+        return Check("fold_agreement", "warn", spread + ": the folds disagree by more than their sampling error; the interval includes that spread.", statistic)
+    return Check("fold_agreement", "ok", spread, statistic)
+
+
+def training_checks(still_improving: Sequence[bool], diverged: Sequence[bool], stop_reasons: Sequence[str]) -> list[Check]:
+    checks = []
+    if any(diverged):
+        reasons = "; ".join(reason for reason, bad in zip(stop_reasons, diverged) if bad)
+        checks.append(Check("divergence", "warn", f"training diverged ({reasons}); finite weights were kept but the estimate is suspect."))
+    else:
+        checks.append(Check("divergence", "ok", "every loss stayed finite."))
+    if any(still_improving):
+        checks.append(Check("convergence", "warn", "the held-out loss was still improving when the step budget ended; raise max_steps."))
+    else:
+        checks.append(Check("convergence", "ok", "the held-out loss stopped improving before the budget ended."))
+    return checks
+
+
+def data_checks(n_samples: int, n_test: int, dim_total: int, estimate: float, readout: str, tuple_size: int) -> list[Check]:
+    checks = []
+    if n_test < 200:
+        checks.append(Check("test_pairs", "warn", f"only {n_test} held-out pairs: the interval's normal approximation is rough; use more data or folds.", n_test))
+    else:
+        checks.append(Check("test_pairs", "ok", f"{n_test} held-out pairs.", n_test))
+    if n_samples < 20 * dim_total:
+        checks.append(Check(
+            "sample_size", "warn",
+            f"{n_samples} samples for {dim_total} dimensions: a neural critic needs far more pairs than dimensions "
+            "(aim for >= 20 per dimension); expect a large downward bias.", n_samples,
+        ))
+    else:
+        checks.append(Check("sample_size", "ok", f"{n_samples} samples for {dim_total} dimensions.", n_samples))
+    if readout == "infonce":
+        ceiling = math.log(tuple_size)
+        status = "warn" if estimate > ceiling - 0.1 else "ok"
+        checks.append(Check("bound_ceiling", status, f"InfoNCE cannot exceed log K = {ceiling:.3f} nats; estimate {estimate:.3f}.", ceiling))
+    elif readout == "plugin" and estimate > math.log(max(n_test, 2)) - 1.0:
+        checks.append(Check(
+            "high_mi", "warn",
+            f"the estimate {estimate:.2f} nats is near log(n_test) = {math.log(n_test):.2f}: the critic must represent "
+            "ratios seen in very few pairs, so the plug-in tends to be biased low; use more data.", estimate,
+        ))
+    return checks
