@@ -12,6 +12,7 @@ import typer
 from typer.testing import CliRunner
 
 from anchormi import DivergenceWarning
+from anchormi.files import atomic_write_bytes
 from anchormi.ssl import SimCLRModel, SSLConfig, evaluate_representation, load_digits_images, representation_cka, train_ssl
 from anchormi.ssl.cli import register
 from anchormi.ssl.data import images_from_array
@@ -74,6 +75,21 @@ def test_checkpoint_resume_equals_an_uninterrupted_run(small_images, tmp_path):
     rebuilt = model_from_checkpoint(folder, in_channels=1)
     with torch.no_grad():
         assert torch.equal(rebuilt(small_images[:8]), resumed.model(small_images[:8]))
+
+
+def test_checkpoints_go_through_the_shared_atomic_writer(small_images, tmp_path, monkeypatch):
+    from anchormi.ssl import train as train_module
+
+    written = []
+
+    def spy(path, data):
+        written.append(path.name)
+        return atomic_write_bytes(path, data)
+
+    monkeypatch.setattr(train_module, "atomic_write_bytes", spy)
+    train_ssl(small_images, SSLConfig(objective="anchor", epochs=2, **TINY), out_dir=tmp_path, progress=False, device="cpu")
+    assert written == ["checkpoint.pt", "checkpoint.pt"]
+    assert load_checkpoint(tmp_path)["epoch"] == 2
 
 
 def test_resume_refuses_a_different_configuration(small_images, tmp_path):

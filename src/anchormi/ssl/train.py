@@ -8,12 +8,14 @@ copied here: ``anchormi.objectives.objective_loss`` evaluates it, so ``anchor``,
 same way.
 
 With ``out_dir`` every epoch ends with a checkpoint (model, optimiser, both random generators and
-the history), written atomically. Calling :func:`train_ssl` again with the same ``out_dir``
-continues from the last finished epoch, and the result equals that of an uninterrupted run.
+the history), written atomically by :mod:`anchormi.files` (temporary file, fsync, rename). Calling
+:func:`train_ssl` again with the same ``out_dir`` continues from the last finished epoch, and the
+result equals that of an uninterrupted run.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import time
@@ -27,6 +29,7 @@ import torch
 
 from .. import objectives
 from ..critics import CosineCritic
+from ..files import atomic_write_bytes, atomic_write_text
 from ..runtime import progress_default, resolve_device
 from ..trainer import TrainConfig, train_streaming
 from .augment import Augment, default_augment
@@ -200,7 +203,7 @@ def train_ssl(
             records = [dict(row) for row in checkpoint["history"]]
         else:
             out_path.mkdir(parents=True, exist_ok=True)
-            _atomic_write_text(out_path / CONFIG_NAME, json.dumps(config.to_dict(), indent=2))
+            atomic_write_text(out_path / CONFIG_NAME, json.dumps(config.to_dict(), indent=2))
 
     images = images.to(device)
     n_images, batch_size = images.shape[0], config.batch_size
@@ -331,14 +334,7 @@ def _save_checkpoint(out_path, config, epoch, model, optimizer, order_generator,
         "objective_state": dict(state.__dict__) if state is not None else None,
         "history": records,
     }
-    target = out_path / CHECKPOINT_NAME
-    temporary = target.with_name(target.name + ".tmp")
-    torch.save(checkpoint, temporary)
-    os.replace(temporary, target)
-    _atomic_write_text(out_path / HISTORY_NAME, pd.DataFrame.from_records(records).to_csv(index=False))
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    atomic_write_bytes(out_path / CHECKPOINT_NAME, buffer.getvalue())
+    atomic_write_text(out_path / HISTORY_NAME, pd.DataFrame.from_records(records).to_csv(index=False))
