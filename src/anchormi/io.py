@@ -1,0 +1,248 @@
+"""Read paired samples (x, y) from files, for ``anchormi estimate`` and for scripts.
+
+    x, y = load_pair(["data.npz"])                                  # arrays x and y inside
+    x, y = load_pair(["x.npy", "y.npy"])                            # x first, then y
+    x, y = load_pair(["table.csv"], x_cols="a,b", y_cols="c")       # delimiter sniffed, or sep=";"
+    x, y = load_pair(["table.parquet"], x_cols=["a", "b"], y_cols=["c"])
+
+Every failure is a ValueError that names the file, says what is wrong and what to do; a reader's
+own exception (pandas, pyarrow, numpy, zipfile) never reaches the caller. The arrays are returned
+as stored; :func:`anchormi._validation.check_pair` checks dtype, NaN and lengths later.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import zipfile
+from pathlib import Path
+from typing import Sequence, Union
+
+import numpy as np
+
+PathLike = Union[str, "os.PathLike[str]"]
+Columns = Union[str, Sequence[str], None]
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
+NPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGIC = b"PK"
+# Candidate delimiters for sniffing; anything else needs an explicit sep.
+SNIFFED_DELIMITERS = ",;\t|"
+SNIFF_BYTES = 64 * 1024
+
+FORMATS_HINT = (
+    "pass one .npz (arrays x and y), two .npy files (x.npy y.npy), "
+    "or one .csv/.tsv/.parquet table with x_cols and y_cols (--x-cols, --y-cols)"
+)
+
+__all__ = ["load_pair", "load_npy", "load_npz", "load_table", "sniff_delimiter"]
+
+
+def load_pair(
+    files: Sequence[PathLike],
+    x_cols: Columns = None,
+    y_cols: Columns = None,
+    sep: str | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read x and y from one .npz, two .npy files, or one CSV/TSV/Parquet table with named columns.
+
+    Args:
+        files: one or two paths. Two paths must both be .npy (x first, then y).
+        x_cols, y_cols: table columns of x and of y, a comma-separated string or a list of names.
+        sep: CSV delimiter; None sniffs it from the start of the file (one of , ; tab |).
+
+    Returns:
+        (x, y): the arrays as stored, (n,) or (n, d) each for tables.
+
+    Raises:
+        ValueError: the file is missing, empty, not of its format, or lacks the arrays/columns.
+    """
+    paths = [Path(f) for f in files]
+    if len(paths) == 2:
+        if not all(p.suffix.lower() == ".npy" for p in paths):
+            raise ValueError(
+                f"two files were given ({paths[0].name}, {paths[1].name}); two files must both be .npy "
+                "(x first, then y). For a table or .npz pass that single file."
+            )
+        return load_npy(paths[0]), load_npy(paths[1])
+    if len(paths) != 1:
+        raise ValueError(f"{len(paths)} files were given; {FORMATS_HINT}.")
+    path = paths[0]
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        _check_file(path)
+        raise ValueError(
+            f"{path}: a .npy file holds one array, so .npy input needs two files: x.npy y.npy "
+            "(x first, then y). Or save both in one file with np.savez(path, x=..., y=...)."
+        )
+    if suffix == ".npz":
+        return load_npz(path)
+    if suffix in TABLE_SUFFIXES:
+        frame = load_table(path, sep=sep)
+        return (
+            _select_columns(frame, x_cols, "x_cols (--x-cols)", path),
+            _select_columns(frame, y_cols, "y_cols (--y-cols)", path),
+        )
+    raise ValueError(f"{path}: unknown format {path.suffix or '(no suffix)'!r}; {FORMATS_HINT}.")
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise ValueError(f"{path}: no such file; check the path.")
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; {FORMATS_HINT}.")
+
+
+def _head(path: Path, n_bytes: int) -> bytes:
+    _check_file(path)
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(n_bytes)
+    except OSError as error:
+        raise ValueError(f"{path} could not be opened ({error.strerror or error}); check its permissions.") from error
+
+
+def _is_object_error(error: ValueError) -> bool:
+    # numpy refuses object arrays without allow_pickle; its wording differs between versions
+    text = str(error)
+    return "pickled" in text or "Object arrays" in text
+
+
+def load_npy(path: PathLike) -> np.ndarray:
+    """One array from a .npy file written by ``np.save``; never unpickles."""
+    path = Path(path)
+    if not _head(path, len(NPY_MAGIC)).startswith(NPY_MAGIC):
+        raise ValueError(
+            f"{path} is not a valid .npy array file (it lacks the NumPy header); "
+            "write arrays with np.save(path, array)."
+        )
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as error:
+        if _is_object_error(error):
+            raise ValueError(
+                f"{path} holds Python objects (dtype object), not numbers; "
+                "save a numeric array, e.g. np.save(path, array.astype(float))."
+            ) from error
+        raise ValueError(f"{path} is not a valid .npy array file ({error}); write it again with np.save.") from error
+    except (OSError, EOFError) as error:
+        raise ValueError(f"{path} is not a valid .npy array file (truncated or damaged: {error}); "
+                         "write it again with np.save.") from error
+
+
+def load_npz(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """Arrays ``x`` and ``y`` from a .npz archive written by ``np.savez(path, x=..., y=...)``."""
+    path = Path(path)
+    damaged = f"{path} is not a valid .npz archive ({{}}); write it again with np.savez(path, x=..., y=...)."
+    if not _head(path, len(ZIP_MAGIC)).startswith(ZIP_MAGIC):
+        raise ValueError(damaged.format("not a zip file"))
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(damaged.format(_first_line(error))) from error
+    with archive:
+        missing = {"x", "y"} - set(archive.files)
+        if missing:
+            raise ValueError(
+                f"{path} lacks arrays {sorted(missing)}; it has {archive.files}. "
+                "Save with np.savez(path, x=..., y=...)."
+            )
+        try:
+            return archive["x"], archive["y"]
+        except ValueError as error:
+            if _is_object_error(error):
+                raise ValueError(
+                    f"{path}: x or y holds Python objects (dtype object), not numbers; save numeric arrays."
+                ) from error
+            raise ValueError(damaged.format(_first_line(error))) from error
+        except (OSError, EOFError, zipfile.BadZipFile) as error:
+            raise ValueError(damaged.format(_first_line(error))) from error
+
+
+def sniff_delimiter(sample: str) -> str:
+    """The delimiter of a CSV sample: one of , ; tab |, or "," when the sample has a single column."""
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=SNIFFED_DELIMITERS).delimiter
+    except csv.Error:
+        return ","
+
+
+def load_table(path: PathLike, sep: str | None = None):
+    """A pandas DataFrame from a CSV/TSV (delimiter ``sep`` or sniffed) or Parquet file, with >= 1 row."""
+    import pandas as pd
+
+    path = Path(path)
+    head = _head(path, SNIFF_BYTES)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        try:
+            frame = pd.read_parquet(path)
+        except ImportError as error:
+            raise ValueError(f"reading {path} needs a Parquet engine: pip install pyarrow ({error}).") from error
+        except Exception as error:  # pyarrow's ArrowInvalid, OSError and friends: all mean "not Parquet"
+            raise ValueError(
+                f"{path} is not a valid Parquet file ({_first_line(error)}); "
+                "write it with pandas.DataFrame.to_parquet, or pass a .csv."
+            ) from error
+    else:
+        if not head.strip():
+            raise ValueError(f"{path} is empty: no header and no data rows. Pass a table with a header line "
+                             "naming the columns and one row per sample.")
+        if b"\x00" in head:
+            raise ValueError(f"{path} is not a text CSV file (it holds binary data); pass a CSV, .npz or .parquet.")
+        if sep == "":
+            raise ValueError("sep is empty; pass a delimiter such as ',' or ';', or leave it out to sniff it.")
+        if sep is None:
+            sample = head.decode("utf-8", errors="replace")
+            sep = sniff_delimiter(sample[: sample.rfind("\n") + 1] or sample)
+        elif sep in ("\\t", "tab"):
+            sep = "\t"  # what a shell passes for --sep '\t'
+        try:
+            # pandas reads multi-character separators as regular expressions, with its python engine only
+            frame = pd.read_csv(path, sep=sep, engine="c" if len(sep) == 1 else "python")
+        except pd.errors.EmptyDataError as error:
+            raise ValueError(f"{path} is empty: no header and no data rows.") from error
+        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
+            raise ValueError(
+                f"{path} could not be read as a table with delimiter {sep!r} ({_first_line(error)}); "
+                "check that every row has the same number of fields, or pass the delimiter with sep (--sep)."
+            ) from error
+    if len(frame) == 0:
+        raise ValueError(
+            f"{path} has no data rows (only the header {[str(c) for c in frame.columns]}); "
+            "pass a table with one row per sample."
+        )
+    return frame
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _select_columns(frame, names: Columns, option: str, path: Path) -> np.ndarray:
+    """The named columns of ``frame`` as one array, (n, len(names)); text columns are refused."""
+    import pandas as pd
+
+    available = [str(c) for c in frame.columns]
+    if names is None or (isinstance(names, str) and not names.strip()):
+        raise ValueError(
+            f"a table needs {option}: comma-separated column names; {path} has columns {available}."
+        )
+    wanted = [n.strip() for n in names.split(",")] if isinstance(names, str) else [str(n).strip() for n in names]
+    wanted = [n for n in wanted if n]
+    missing = [n for n in wanted if n not in available]
+    if missing:
+        hint = ""
+        if len(available) == 1 and any(d in available[0] for d in SNIFFED_DELIMITERS + " "):
+            hint = " The header was read as one column: pass the delimiter with sep (--sep)."
+        raise ValueError(f"{option}: columns {missing} not in {path}; it has {available}.{hint}")
+    by_name = {str(c): c for c in frame.columns}
+    selected = frame[[by_name[n] for n in wanted]]
+    text = [n for n in wanted if not (pd.api.types.is_numeric_dtype(selected[by_name[n]])
+                                      or pd.api.types.is_bool_dtype(selected[by_name[n]]))]
+    if text:
+        raise ValueError(
+            f"{option}: columns {text} of {path} hold text, not numbers; "
+            "encode them as numbers or leave them out."
+        )
+    return selected.to_numpy()
