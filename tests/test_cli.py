@@ -1,12 +1,17 @@
-"""The anchormi command line: estimate from every file format, objectives, demo."""
+"""The anchormi command line: estimate from every file format, objectives, demo; one-line errors."""
 
 import json
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+import anchormi.api
+from anchormi.classical import gaussian
 from anchormi.cli import app
 
 runner = CliRunner()
@@ -67,3 +72,149 @@ def test_demo_small_prints_table_and_saves_png(tmp_path):
     assert (tmp_path / "training_curves.png").stat().st_size > 1000
     table = pd.read_csv(tmp_path / "demo_results.csv")
     assert list(table.method) == ["anchor", "infonce", "nwj", "smile", "ksg"]
+
+
+def assert_one_line_error(result, code: int = 2) -> str:
+    """The command failed with ``code`` and wrote exactly one ``error: ...`` line, no traceback."""
+    assert result.exit_code == code, (result.exit_code, result.output)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+GARBAGE = bytes(range(256)) * 2
+
+
+@pytest.mark.parametrize(
+    "files, content, extra, expected",
+    [
+        (["empty.csv"], b"", ["--x-cols", "a", "--y-cols", "b"], "empty: no header and no data rows"),
+        (["header.csv"], b"a,b,c\n", ["--x-cols", "a", "--y-cols", "b"], "no data rows"),
+        (["x.npy", "y.npy"], GARBAGE, [], "x.npy is not a valid .npy array file"),
+        (["bad.parquet"], GARBAGE, ["--x-cols", "a", "--y-cols", "b"], "not a valid Parquet file"),
+        (["x.npy"], None, [], "needs two files: x.npy y.npy"),
+        (["absent.npz"], None, [], "no such file"),
+    ],
+)
+def test_bad_input_files_give_one_error_line(tmp_path, files, content, extra, expected):
+    np.save(tmp_path / "x.npy", np.zeros((30, 2)))
+    np.save(tmp_path / "y.npy", np.zeros((30, 2)))
+    if content is not None:
+        (tmp_path / files[0]).write_bytes(content)
+    result = runner.invoke(app, ["estimate", *[str(tmp_path / name) for name in files], *extra])
+    line = assert_one_line_error(result)
+    assert expected in line
+    assert "pickled" not in line and "unknown format" not in line and "dtype object" not in line
+
+
+def test_cuda_on_a_machine_without_it_is_one_error_line(tmp_path, data, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    np.savez(tmp_path / "pair.npz", x=data[0], y=data[1])
+    line = assert_one_line_error(runner.invoke(app, ["estimate", str(tmp_path / "pair.npz"), "--device", "cuda", *FAST]))
+    assert "cuda" in line.lower() and "cpu" in line
+
+
+def test_an_unexpected_exception_is_one_line_unless_a_traceback_is_asked_for(tmp_path, data, monkeypatch):
+    def broken(x, y, method="anchor", **kwargs):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(anchormi.api, "estimate", broken)
+    np.savez(tmp_path / "pair.npz", x=data[0], y=data[1])
+    args = ["estimate", str(tmp_path / "pair.npz")]
+    line = assert_one_line_error(runner.invoke(app, args), code=1)
+    assert "RuntimeError: boom second line" in line and "ANCHORMI_TRACEBACK=1" in line
+    shown = runner.invoke(app, args, env={"ANCHORMI_TRACEBACK": "1"})
+    assert isinstance(shown.exception, RuntimeError)
+
+
+@pytest.fixture()
+def recorded_kwargs(monkeypatch):
+    """Replace the library call by one that records its keyword arguments and answers instantly."""
+    calls = []
+
+    def record(x, y, method="anchor", **kwargs):
+        calls.append({"method": method, **kwargs})
+        return gaussian(x, y)
+
+    monkeypatch.setattr(anchormi.api, "estimate", record)
+    return calls
+
+
+def test_options_that_do_not_apply_to_a_classical_method_are_named(tmp_path, data, recorded_kwargs):
+    np.savez(tmp_path / "pair.npz", x=data[0], y=data[1])
+    path = str(tmp_path / "pair.npz")
+    line = assert_one_line_error(runner.invoke(app, ["estimate", path, "--method", "ksg", "--nu", "3"]))
+    assert "--nu does not apply to method ksg" in line and "--seed" in line and "unexpected keyword" not in line
+    line = assert_one_line_error(runner.invoke(app, ["estimate", path, "--method", "gaussian", "--seed", "1"]))
+    assert "--seed does not apply to method gaussian" in line and "takes no options" in line
+    line = assert_one_line_error(runner.invoke(app, ["estimate", path, "--method", "ksg", "--plot", str(tmp_path / "p.png")]))
+    assert "--plot does not apply to method ksg" in line
+    assert recorded_kwargs == []  # all refused before any work
+    ok = runner.invoke(app, ["estimate", path, "--method", "ksg", "--seed", "4"])
+    assert ok.exit_code == 0, ok.output
+    assert recorded_kwargs == [{"method": "ksg", "seed": 4}]
+
+
+def test_only_given_options_and_params_reach_the_estimator(tmp_path, data, recorded_kwargs):
+    np.savez(tmp_path / "pair.npz", x=data[0], y=data[1])
+    path = str(tmp_path / "pair.npz")
+    ok = runner.invoke(app, ["estimate", path, "--lr", "0.001", "--param", "patience=7", "--param", "hidden=[16,16]",
+                             "--param", "standardize=false"])
+    assert ok.exit_code == 0, ok.output
+    assert recorded_kwargs == [{"method": "anchor", "lr": 0.001, "patience": 7, "hidden": [16, 16], "standardize": False}]
+    line = assert_one_line_error(runner.invoke(app, ["estimate", path, "--param", "no_such_thing=1"]))
+    assert "no_such_thing" in line and "patience" in line
+    line = assert_one_line_error(runner.invoke(app, ["estimate", path, "--nu", "2", "--param", "nu=3"]))
+    assert "give it once" in line
+    line = assert_one_line_error(runner.invoke(app, ["estimate", path, "--param", "patience"]))
+    assert "name=value" in line
+    assert len(recorded_kwargs) == 1
+
+
+def test_semicolon_csv_is_sniffed_and_sep_overrides(tmp_path, data):
+    frame = pd.DataFrame({"a": data[0][:, 0], "b": data[0][:, 1], "c": data[1][:, 0]})
+    frame.to_csv(tmp_path / "semi.csv", sep=";", index=False)
+    args = ["estimate", str(tmp_path / "semi.csv"), "--x-cols", "a,b", "--y-cols", "c", "--method", "gaussian", "--json"]
+    sniffed = runner.invoke(app, args)
+    assert sniffed.exit_code == 0, sniffed.output
+    explicit = runner.invoke(app, [*args, "--sep", ";"])
+    assert json.loads(explicit.stdout)["mi"] == json.loads(sniffed.stdout)["mi"]
+    line = assert_one_line_error(runner.invoke(app, [*args, "--sep", ","]))
+    assert "['a;b;c']" in line and "--sep" in line
+
+
+def test_help_shows_json_as_a_plain_flag_and_the_sep_option():
+    result = runner.invoke(app, ["estimate", "--help"], terminal_width=160)
+    assert result.exit_code == 0
+    json_lines = [line for line in result.output.splitlines() if "--json" in line]
+    assert len(json_lines) == 1 and not re.search(r"--json\s+<", json_lines[0]), json_lines
+    assert "--sep" in result.output
+
+
+LIGHT_CLI = """
+import sys, types
+# The experiment subpackages register their own commands; stand them in so that this measures
+# only what anchormi and anchormi.cli import.
+for name in ("anchormi.bench.cli", "anchormi.ssl.cli"):
+    stub = types.ModuleType(name)
+    stub.register = lambda *apps: None
+    sys.modules[name] = stub
+import anchormi
+heavy = sorted(m for m in ("torch", "numpy", "pandas", "scipy") if m in sys.modules)
+assert not heavy, f"import anchormi loaded {heavy}"
+from anchormi.cli import app
+from typer.testing import CliRunner
+assert CliRunner().invoke(app, ["estimate", "--help"]).exit_code == 0
+heavy = sorted(m for m in ("torch", "numpy", "pandas", "scipy") if m in sys.modules)
+assert not heavy, f"anchormi.cli and its help loaded {heavy}"
+assert anchormi.MIEstimator.__name__ == "MIEstimator" and callable(anchormi.estimate)
+assert "torch" in sys.modules
+"""
+
+
+def test_import_and_help_do_not_load_torch_numpy_or_pandas():
+    done = subprocess.run([sys.executable, "-c", LIGHT_CLI], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -1,6 +1,6 @@
 """The ``anchormi`` command line (typer).
 
-    anchormi estimate data.npz [--method anchor] [--json]
+    anchormi estimate data.npz [--method anchor] [--json]     (or x.npy y.npy, or table.csv --x-cols a --y-cols b [--sep ";"])
     anchormi objectives
     anchormi demo
     anchormi bench ...            (anchormi.bench)
@@ -9,86 +9,180 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
-import numpy as np
 import typer
+
+# Only typer and the standard library at module level: `anchormi --help` must not pay for numpy,
+# pandas or torch. Each command imports what it needs.
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Mutual-information estimation done right: InfoNCE-anchor and friends.")
 reproduce_app = typer.Typer(no_args_is_help=True, help="Reproduce the study's experiments.")
 app.add_typer(reproduce_app, name="reproduce")
 
-
-def _columns(frame, names: Optional[str], option: str):
-    if not names:
-        raise typer.BadParameter(f"CSV/Parquet input needs {option} with comma-separated column names.")
-    wanted = [name.strip() for name in names.split(",") if name.strip()]
-    missing = [name for name in wanted if name not in frame.columns]
-    if missing:
-        raise typer.BadParameter(f"{option}: columns {missing} not in the file; it has {list(frame.columns)}.")
-    return frame[wanted].to_numpy()
+# estimate's options that are estimator parameters: command-line flag -> parameter name.
+ESTIMATOR_OPTIONS = {
+    "--critic": "critic", "--batch-size": "batch_size", "--max-steps": "max_steps", "--lr": "lr", "--nu": "nu",
+    "--rule": "rule", "--k": "k", "--readout": "readout", "--seed": "seed", "--device": "device",
+    "--n-neighbors": "n_neighbors",
+}
 
 
-def load_pair(files: List[Path], x_cols: Optional[str] = None, y_cols: Optional[str] = None) -> tuple[np.ndarray, np.ndarray]:
-    """Read x and y from one .npz (arrays x and y), two .npy files, or one CSV/Parquet with columns."""
-    if len(files) == 2:
-        if not all(f.suffix == ".npy" for f in files):
-            raise typer.BadParameter("two files must both be .npy (x first, then y).")
-        return np.load(files[0], allow_pickle=False), np.load(files[1], allow_pickle=False)
-    if len(files) != 1:
-        raise typer.BadParameter("pass one .npz/.csv/.parquet file or two .npy files.")
-    path = files[0]
-    if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as archive:
-            missing = {"x", "y"} - set(archive.files)
-            if missing:
-                raise typer.BadParameter(f"{path} lacks arrays {sorted(missing)}; it has {archive.files}. Save with np.savez(path, x=..., y=...).")
-            return archive["x"], archive["y"]
-    if path.suffix in (".csv", ".parquet", ".pq"):
-        import pandas as pd
+class InputError(ValueError):
+    """A command-line input that cannot work; shown as one ``error:`` line with exit code 2."""
 
-        frame = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
-        return _columns(frame, x_cols, "--x-cols"), _columns(frame, y_cols, "--y-cols")
-    raise typer.BadParameter(f"{path}: unknown format {path.suffix!r}; use .npz, .npy, .csv or .parquet.")
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
+
+
+def parse_params(items: Optional[List[str]]) -> Dict[str, Any]:
+    """``["patience=500", "hidden=[64,64]"]`` -> {"patience": 500, "hidden": [64, 64]}.
+
+    Values are read as JSON where they parse (numbers, true/false, null, lists), else as strings.
+    """
+    import json
+
+    params: Dict[str, Any] = {}
+    for item in items or []:
+        name, equals, text = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not equals or not name:
+            raise InputError(f"--param {item!r} is not name=value; write e.g. --param patience=500.")
+        text = text.strip()
+        literals = {"True": True, "False": False, "None": None}
+        if text in literals:
+            params[name] = literals[text]
+            continue
+        try:
+            params[name] = json.loads(text)
+        except json.JSONDecodeError:
+            params[name] = text
+    return params
+
+
+def _flag(name: str) -> str:
+    flags = {parameter: flag for flag, parameter in ESTIMATOR_OPTIONS.items()}
+    return flags.get(name, f"--param {name}=...")
+
+
+def method_kwargs(method: str, given: Dict[str, Any], plot: bool) -> Dict[str, Any]:
+    """Check that every given option applies to ``method``; return the keyword arguments for it.
+
+    ``given`` maps parameter names to the values the user passed (defaults left out). Raises
+    InputError naming the option and the options that do apply, before any work starts.
+    """
+    import inspect
+
+    from .classical import CLASSICAL
+
+    if method in CLASSICAL:
+        signature = inspect.signature(CLASSICAL[method]).parameters
+        accepted = [name for name in signature if name not in ("x", "y")]
+        # keyword-only parameters are deprecated aliases: accepted, not advertised
+        shown = [name for name in accepted if signature[name].kind is not inspect.Parameter.KEYWORD_ONLY]
+        takes = f"{method} takes {', '.join(_flag(name) for name in shown)}" if shown else f"{method} takes no options"
+        for name in given:
+            if name not in accepted:
+                raise InputError(
+                    f"{_flag(name)} does not apply to method {method} (a classical estimator, no training); "
+                    f"{takes}. Leave {_flag(name).split('=')[0]} out, or pick a trained method (`anchormi objectives`)."
+                )
+        if plot:
+            raise InputError(f"--plot does not apply to method {method}: it has no training curves; leave --plot out.")
+        return dict(given)
+
+    from . import objectives
+    from .estimator import MIEstimator
+
+    if method not in objectives.available():
+        raise InputError(
+            f"--method {method!r} is unknown; choose one of {sorted([*objectives.available(), *CLASSICAL])} "
+            "(`anchormi objectives` describes them)."
+        )
+    accepted = [name for name in inspect.signature(MIEstimator.__init__).parameters if name not in ("self", "objective")]
+    unknown = [name for name in given if name not in accepted]
+    if unknown:
+        raise InputError(f"--param {unknown[0]}: MIEstimator has no parameter {unknown[0]!r}; it has {accepted}.")
+    return dict(given)
+
+
+def _given_options(ctx: typer.Context, values: Dict[str, Any], params: Dict[str, Any]) -> Dict[str, Any]:
+    """Estimator options the user set on the command line (not left at their defaults), plus --param."""
+    # Compared by name: recent typer vendors its own click, whose ParameterSource is another enum.
+    given = {name: value for name, value in values.items()
+             if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")}
+    twice = sorted(set(given) & set(params))
+    if twice:
+        raise InputError(f"{_flag(twice[0])} and --param {twice[0]}=... both set {twice[0]}; give it once.")
+    return {**given, **params}
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    typer.echo(f"warning: {_one_line(message)}", err=True)
 
 
 @app.command()
 def estimate(
-    files: List[Path] = typer.Argument(..., exists=True, dir_okay=False, help=".npz with x and y, two .npy files, or a CSV/Parquet file."),
+    ctx: typer.Context,
+    files: List[Path] = typer.Argument(..., help="one .npz with arrays x and y, two .npy files (x.npy y.npy), or one .csv/.tsv/.parquet table with --x-cols and --y-cols."),
     method: str = typer.Option("anchor", help="objective name, 'ksg' or 'gaussian' (see `anchormi objectives`)."),
-    x_cols: Optional[str] = typer.Option(None, "--x-cols", help="CSV/Parquet: comma-separated columns of x."),
-    y_cols: Optional[str] = typer.Option(None, "--y-cols", help="CSV/Parquet: comma-separated columns of y."),
+    x_cols: Optional[str] = typer.Option(None, "--x-cols", help="table input: comma-separated columns of x."),
+    y_cols: Optional[str] = typer.Option(None, "--y-cols", help="table input: comma-separated columns of y."),
+    sep: Optional[str] = typer.Option(None, "--sep", help="CSV delimiter, e.g. ';' or '\\t' (default: sniffed from the file: , ; tab or |)."),
     critic: Optional[str] = typer.Option(None, help="separable | joint | bilinear | cosine."),
     batch_size: Optional[int] = typer.Option(None, help="pairs per training step."),
     max_steps: Optional[int] = typer.Option(None, help="step budget (default: chosen from the data size)."),
+    lr: Optional[float] = typer.Option(None, help="learning rate (AdamW)."),
     nu: Optional[float] = typer.Option(None, help="anchor weight (anchor objective)."),
     rule: Optional[str] = typer.Option(None, help="scoring rule for anchor: log | brier | spherical | pseudo_spherical."),
+    k: Optional[int] = typer.Option(None, "--k", help="anchor family: negatives per positive, K (default: batch size - 1)."),
+    n_neighbors: Optional[int] = typer.Option(None, "--n-neighbors", help="ksg: neighbour count (default 3)."),
+    readout: Optional[str] = typer.Option(None, help="how the estimate is read: plugin | infonce | nwj | dv | smile."),
+    param: Optional[List[str]] = typer.Option(None, "--param", help="any other estimator parameter as name=value, repeatable, e.g. --param patience=500 --param hidden=[64,64]."),
     seed: int = typer.Option(0, help="random seed; the same seed gives the same estimate."),
     device: str = typer.Option("auto", help="auto | cpu | cuda."),
-    as_json: bool = typer.Option(False, "--json", help="print the result as JSON."),
+    as_json: bool = typer.Option(False, "--json", metavar="", help="print the result as JSON."),
     plot: Optional[Path] = typer.Option(None, help="save the training curves to this PNG/SVG."),
 ) -> None:
     """Estimate I(X;Y) from a file of paired samples."""
-    import anchormi
+    import warnings
 
-    x, y = load_pair(files, x_cols, y_cols)
-    options = {"critic": critic, "batch_size": batch_size, "max_steps": max_steps, "nu": nu, "rule": rule}
-    kwargs = {name: value for name, value in options.items() if value is not None}
-    if method not in ("ksg", "gaussian"):
-        kwargs.update(seed=seed, device=device)
+    values = {"critic": critic, "batch_size": batch_size, "max_steps": max_steps, "lr": lr, "nu": nu, "rule": rule,
+              "k": k, "n_neighbors": n_neighbors, "readout": readout, "seed": seed, "device": device}
     try:
-        result = anchormi.estimate(x, y, method=method, **kwargs)
-    except (ValueError, TypeError) as error:
-        typer.echo(f"error: {error}", err=True)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            _estimate(files, method, x_cols, y_cols, sep, _given_options(ctx, values, parse_params(param)), as_json, plot)
+    except (ValueError, TypeError, OSError) as error:  # bad input: data, options, paths
+        typer.echo(f"error: {_one_line(error)}", err=True)
         raise typer.Exit(code=2)
+    except Exception as error:  # anything else is a bug; still one line, the traceback on request
+        if os.environ.get("ANCHORMI_TRACEBACK"):
+            raise
+        typer.echo(f"error: {type(error).__name__}: {_one_line(error)} (unexpected; rerun with ANCHORMI_TRACEBACK=1 "
+                   "for the traceback and report it)", err=True)
+        raise typer.Exit(code=1)
+
+
+def _estimate(files: List[Path], method: str, x_cols: Optional[str], y_cols: Optional[str], sep: Optional[str],
+              given: Dict[str, Any], as_json: bool, plot: Optional[Path]) -> None:
+    import json
+
+    from .api import estimate as estimate_mi
+    from .io import load_pair
+
+    kwargs = method_kwargs(method, given, plot is not None)  # before loading: option mistakes fail fast
+    x, y = load_pair(files, x_cols, y_cols, sep=sep)
+    result = estimate_mi(x, y, method=method, **kwargs)
     if plot is not None:
         result.plot(path=str(plot))
     if as_json:
         payload = result.to_dict()
-        payload.pop("history")
+        payload.pop("history", None)
         typer.echo(json.dumps(payload, indent=2))
     else:
         typer.echo(str(result))
