@@ -1,4 +1,6 @@
-"""Tests for pair scoring by PMI: the latent-variable task, candidates, scores and ``reproduce pmi``."""
+"""Tests for anchormi.pairs: candidates, scores, fit-and-score and ``anchormi reproduce pmi``.
+
+The latent-pair task itself (exact MI and PMI) is tested in test_tasks.py."""
 
 from __future__ import annotations
 
@@ -8,45 +10,20 @@ import numpy as np
 import pandas as pd
 import pytest
 import typer
-from scipy.stats import multivariate_normal
 from typer.testing import CliRunner
 
-from anchormi.ssl.cli import register
-from anchormi.ssl.pair_scoring import (
-    LatentPairTask, auroc_stderr, fit_and_score, log_partition, make_candidates, score_candidates, within_y_auroc,
+from anchormi.pairs.scoring import (
+    auroc_stderr, fit_and_score, log_partition, make_candidates, score_candidates, within_y_auroc,
 )
+from anchormi.ssl.cli import register
+from anchormi.tasks import LatentPairTask
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def test_true_pmi_matches_the_gaussian_densities():
-    task = LatentPairTask(dim_x=3, dim_y=2, latent_dim=2, signal=1.5, warp="none", seed=1)
-    x, y = task.sample(50, seed=0)
-    # Undo the rotations: (u, v) is jointly Gaussian with unit variances and corr rho on the shared coordinates.
-    u, v = x @ task.rotation_x, y @ task.rotation_y
-    covariance = np.eye(5)
-    for k in range(2):
-        covariance[k, 3 + k] = covariance[3 + k, k] = task.rho
-    joint = multivariate_normal(np.zeros(5), covariance).logpdf(np.hstack([u, v]))
-    product = multivariate_normal(np.zeros(3), np.eye(3)).logpdf(u) + multivariate_normal(np.zeros(2), np.eye(2)).logpdf(v)
-    np.testing.assert_allclose(task.true_pmi(x, y), joint - product, rtol=1e-10, atol=1e-10)
-
-
-@pytest.mark.parametrize("warp", ["none", "cubic"])
-def test_true_pmi_averages_to_the_mutual_information(warp):
-    task = LatentPairTask(signal=1.0, warp=warp)
-    x, y = task.sample(20_000, seed=0)
-    pmi = task.true_pmi(x, y)
-    stderr = pmi.std(ddof=1) / math.sqrt(pmi.size)
-    assert abs(pmi.mean() - task.mi) < 4 * stderr
-    # Under p(x)p(y) the ratio averages to 1: E_q0[r*] = 1.
-    ratio = np.exp(task.true_pmi(task.sample_x(20_000, seed=1), y))
-    assert abs(ratio.mean() - 1.0) < 4 * ratio.std(ddof=1) / math.sqrt(ratio.size)
-
-
 def test_candidates_are_true_pairs_and_shuffled_non_pairs():
-    task = LatentPairTask(dim_x=6, dim_y=6, latent_dim=6, signal=4.0, warp="none")
+    task = LatentPairTask(dim_x=6, dim_y=6, latent_dim=6, mi=4.0, warp="none")
     candidates = make_candidates(task, 4000, seed=0)
     label = candidates.label
     assert label.sum() == 2000 and set(np.unique(label)) == {0, 1}
@@ -65,7 +42,7 @@ def test_candidates_are_true_pairs_and_shuffled_non_pairs():
 
 
 def test_scores_of_the_truth_and_of_a_y_offset():
-    task = LatentPairTask(signal=2.0, warp="none")
+    task = LatentPairTask(mi=2.0, warp="none")
     candidates = make_candidates(task, 2000, seed=0)
     oracle = score_candidates(task.true_pmi, candidates)
     assert oracle["pmi_rmse"] == 0 and oracle["pmi_corr"] == pytest.approx(1.0)
@@ -85,7 +62,7 @@ def test_auroc_stderr_at_chance_matches_the_mann_whitney_variance():
 
 
 def test_anchor_pmi_beats_chance_on_an_easy_task():
-    task = LatentPairTask(dim_x=4, dim_y=4, latent_dim=2, signal=3.0, warp="none")
+    task = LatentPairTask(dim_x=4, dim_y=4, latent_dim=2, mi=3.0, warp="none")
     n_candidates = 400
     outcome = fit_and_score(task, "anchor", n_train=1000, n_candidates=n_candidates, seed=0,
                             estimator_params={"max_steps": 150, "hidden": (32, 32), "batch_size": 64, "device": "cpu"})
@@ -96,19 +73,13 @@ def test_anchor_pmi_beats_chance_on_an_easy_task():
 
 
 def test_infonce_pmi_carries_the_estimator_warning():
-    task = LatentPairTask(dim_x=2, dim_y=2, latent_dim=1, signal=1.0)
+    task = LatentPairTask(dim_x=2, dim_y=2, latent_dim=1, mi=1.0)
     outcome = fit_and_score(task, "infonce", n_train=300, n_candidates=40, seed=0, n_offset_y=5,
-                            estimator_params={"max_steps": 5, "hidden": (8,), "batch_size": 32, "device": "cpu"})
+                            estimator_params={"max_steps": 5, "hidden": (8,), "batch_size": 16, "device": "cpu"})
     assert "C(y)" in outcome["pmi_warning"]
 
 
-def test_task_rejects_bad_arguments():
-    with pytest.raises(ValueError, match="latent_dim"):
-        LatentPairTask(dim_x=2, dim_y=2, latent_dim=3)
-    with pytest.raises(ValueError, match="signal"):
-        LatentPairTask(signal=0.0)
-    with pytest.raises(ValueError, match="warp"):
-        LatentPairTask(warp="square")
+def test_candidates_reject_bad_arguments():
     with pytest.raises(ValueError, match="n_candidates"):
         make_candidates(LatentPairTask(), 2)
 
@@ -117,7 +88,7 @@ def test_reproduce_pmi_quick_via_cli_and_resume(tmp_path):
     app, reproduce = typer.Typer(), typer.Typer()
     app.add_typer(reproduce, name="reproduce")
     register(reproduce)
-    arguments = ["reproduce", "pmi", "--quick", "--runs", "1", "--n-train", "400", "--max-steps", "20",
+    arguments = ["reproduce", "pmi", "--quick", "--runs", "1", "--max-steps", "20",
                  "--out", str(tmp_path), "--device", "cpu"]
     result = CliRunner().invoke(app, arguments)
     assert result.exit_code == 0, result.output

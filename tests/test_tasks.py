@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy import special, stats
+from scipy.stats import multivariate_normal
 
 import anchormi.tasks as tasks
 from anchormi.tasks.digits import load_class_images
@@ -302,6 +303,53 @@ def test_digits_distinct_partners_never_coincide_and_mi_includes_the_extra_term(
     assert task.name == "digits-k2-distinct"
 
 
+# ---- latent pair -----------------------------------------------------------------------------------
+
+
+def test_latent_pair_true_pmi_matches_the_gaussian_densities():
+    task = tasks.latent_pair(dim_x=3, dim_y=2, latent_dim=2, mi=1.5, warp="none", seed=1)
+    x, y = task.sample(50, seed=0)
+    # Undo the rotations: (u, v) is jointly Gaussian with unit variances and corr rho on the shared coordinates.
+    u, v = x @ task.rotation_x, y @ task.rotation_y
+    covariance = np.eye(5)
+    for k in range(2):
+        covariance[k, 3 + k] = covariance[3 + k, k] = task.rho
+    joint = multivariate_normal(np.zeros(5), covariance).logpdf(np.hstack([u, v]))
+    product = multivariate_normal(np.zeros(3), np.eye(3)).logpdf(u) + multivariate_normal(np.zeros(2), np.eye(2)).logpdf(v)
+    np.testing.assert_allclose(task.true_pmi(x, y), joint - product, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("warp", ["none", "cubic"])
+def test_latent_pair_true_pmi_averages_to_the_mutual_information(warp):
+    task = tasks.latent_pair(mi=1.0, warp=warp)
+    x, y = task.sample(20_000, seed=0)
+    pmi = task.true_pmi(x, y)
+    assert_mean_matches(pmi, task.mi)
+    # Under p(x)p(y) the ratio averages to 1: E_q0[r*] = 1.
+    ratio = np.exp(task.true_pmi(task.sample_x(20_000, seed=1), y))
+    assert_mean_matches(ratio, 1.0)
+
+
+def test_latent_pair_is_a_task_with_its_mi_in_the_name():
+    task = tasks.latent_pair(dim_x=6, dim_y=5, latent_dim=3, mi=2.5, warp="none")
+    assert isinstance(task, Task) and isinstance(task, tasks.LatentPairTask)
+    assert (task.dim_x, task.dim_y, task.mi) == (6, 5, 2.5)
+    assert task.name == "latent-pair-dx6-dy5-k3-mi2.5"
+    assert tasks.latent_pair(warp="cubic").name.endswith("-cubic")
+    # -k/2 log(1 - rho^2) = mi fixes rho.
+    assert -3 / 2 * math.log(1 - task.rho**2) == pytest.approx(2.5, rel=1e-12)
+    x_marginal = task.sample_x(4, seed=3)
+    assert x_marginal.shape == (4, 6)
+    # The seed fixes the task (rotations), not the samples.
+    np.testing.assert_array_equal(tasks.latent_pair(seed=1).rotation_x, tasks.latent_pair(seed=1).rotation_x)
+    assert not np.array_equal(tasks.latent_pair(seed=1).rotation_x, tasks.latent_pair(seed=2).rotation_x)
+
+
+def test_latent_pair_latent_dim_cannot_exceed_either_dimension():
+    with pytest.raises(ValueError, match="^latent_dim=3 exceeds"):
+        tasks.latent_pair(dim_x=2, dim_y=4, latent_dim=3)
+
+
 # ---- determinism -----------------------------------------------------------------------------------
 
 EVERY_FAMILY = [
@@ -313,6 +361,7 @@ EVERY_FAMILY = [
     tasks.half_cube(tasks.gaussian(dim=2, mi=1.0)),
     tasks.asinh(tasks.student_t(dim_x=1, dim_y=1, dof=2.0)),
     tasks.normal_cdf(tasks.gaussian(dim=2, mi=1.0)),
+    tasks.latent_pair(dim_x=3, dim_y=2, latent_dim=2),
 ]
 
 
@@ -366,7 +415,7 @@ def test_custom_staircase():
 
 def test_registry_lists_and_builds_every_family():
     descriptions = tasks.available()
-    assert {"gaussian", "cubic", "student-t", "digits", "half-cube", "asinh", "normal-cdf"} <= set(descriptions)
+    assert {"gaussian", "cubic", "student-t", "digits", "latent-pair", "half-cube", "asinh", "normal-cdf"} <= set(descriptions)
     assert all(isinstance(text, str) and text for text in descriptions.values())
     for name in descriptions:
         kwargs = {"base": "gaussian", "dim": 2, "mi": 1.0} if name in ("half-cube", "asinh", "normal-cdf") else {}
@@ -381,6 +430,7 @@ def test_registry_get_builds_the_named_task():
     wrapped = tasks.get("asinh", base="cubic", dim=3, mi=2.0)
     assert wrapped.name == "asinh-cubic-d3-mi2" and wrapped.mi == 2.0
     assert tasks.get("half_cube", base=tasks.gaussian(dim=1, mi=0.5)).name == "half-cube-gaussian-d1-mi0.5"
+    assert tasks.get("latent_pair", dim_x=4, dim_y=4, latent_dim=2, mi=1.0, warp="none").name == "latent-pair-dx4-dy4-k2-mi1"
     with pytest.raises(ValueError, match="name="):
         tasks.get("no-such-task")
     with pytest.raises(ValueError, match="base="):
@@ -406,6 +456,10 @@ BAD_ARGUMENTS = [
     (lambda: tasks.staircase(levels=()), "levels"),
     (lambda: tasks.staircase(steps_per_level=0), "steps_per_level"),
     (lambda: tasks.half_cube("gaussian"), "task"),
+    (lambda: tasks.latent_pair(mi=0.0), "mi"),
+    (lambda: tasks.latent_pair(dim_x=0), "dim_x"),
+    (lambda: tasks.latent_pair(latent_dim=0), "latent_dim"),
+    (lambda: tasks.latent_pair(warp="square"), "warp"),
 ]
 
 

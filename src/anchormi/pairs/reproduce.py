@@ -2,7 +2,7 @@
 
 For each run (fresh training pairs and candidates), every objective fits an ``MIEstimator`` on the
 training pairs and scores the held-out candidates with ``.pmi``. The candidates follow
-:func:`anchormi.ssl.pair_scoring.make_candidates`: half are true pairs, half pair a y with an
+:func:`anchormi.pairs.scoring.make_candidates`: half are true pairs, half pair a y with an
 independent x, and every candidate has its own y. Ranking them all together ("across y") is the
 study's pair-scoring task, where an objective that learns the ratio only up to a factor C(y)
 (InfoNCE) is penalised by the spread of log C(y); the "within y" AUROC compares, for one y, its
@@ -26,8 +26,9 @@ import numpy as np
 import pandas as pd
 
 from ..files import atomic_write_table, atomic_write_text, markdown_table
-from .pair_scoring import LatentPairTask, auroc_stderr, fit_and_score, oracle_score, run_data
-from .reporting import describe_params, mean_sd, parse_objectives, save_figure
+from ..ssl.reporting import describe_params, mean_sd, parse_objectives, save_figure
+from ..tasks.latent_pair import LatentPairTask
+from .scoring import auroc_stderr, fit_and_score, oracle_score, run_data
 
 __all__ = ["PMISettings", "reproduce_pmi", "PAPER_PMI_AUROC"]
 
@@ -66,7 +67,7 @@ class PMISettings:
         return replace(cls(runs=3, n_train=800, n_candidates=400, batch_size=64, max_steps=150, hidden=(32, 32)), **overrides)
 
     def task(self) -> LatentPairTask:
-        return LatentPairTask(dim_x=self.dim, dim_y=self.dim, latent_dim=self.latent_dim, signal=self.signal, warp=self.warp, seed=0)
+        return LatentPairTask(dim_x=self.dim, dim_y=self.dim, latent_dim=self.latent_dim, mi=self.signal, warp=self.warp, seed=0)
 
     def estimator_params(self, device: str) -> dict[str, Any]:
         return {"batch_size": self.batch_size, "max_steps": self.max_steps, "hidden": tuple(self.hidden),

@@ -14,8 +14,8 @@ candidates then compares scores across many y, and a y-dependent offset costs AU
 "within-y" score compares, for the same y, the true partner with an independent x; there C(y)
 cancels, which isolates the offset as the cause.
 
-:class:`LatentPairTask` is the generator: x and y share a latent z, so the true PMI of any pair is
-known in closed form and its AUROC is the ceiling any scorer can reach.
+The generator is :class:`anchormi.tasks.LatentPairTask`: x and y share a latent z, so the true
+PMI of any pair is known in closed form and its AUROC is the ceiling any scorer can reach.
 """
 
 from __future__ import annotations
@@ -27,99 +27,12 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..tasks.latent_pair import LatentPairTask
+
 __all__ = [
-    "LatentPairTask", "PairCandidates", "make_candidates", "score_candidates", "within_y_auroc", "log_partition",
+    "PairCandidates", "make_candidates", "score_candidates", "within_y_auroc", "log_partition",
     "auroc_stderr", "run_data", "fit_and_score", "oracle_score",
 ]
-
-
-class LatentPairTask:
-    """x and y coupled through a shared Gaussian latent, with nuisance coordinates and a warp.
-
-    Generative model, per sample:
-        z ~ N(0, I_k)                                  (k = ``latent_dim``, the interaction)
-        u = [sqrt(rho) z + sqrt(1 - rho) e_x, n_x]     (dim_x; n_x ~ N(0, I) is nuisance)
-        v = [sqrt(rho) z + sqrt(1 - rho) e_y, n_y]     (dim_y)
-        x = Q_x u,  y = warp(Q_y v)                    (fixed random rotations; warp is y -> y^3 or none)
-    The first k coordinates of u and v are pairs with correlation rho, so
-    I(X; Y) = -k/2 log(1 - rho^2) = ``signal`` nats, and rho follows from ``signal``. Rotations and
-    the warp are one-to-one, so they leave every pointwise log ratio unchanged; they only make the
-    critic's job harder (the signal is spread over all coordinates and y is non-Gaussian).
-
-    Args:
-        dim_x, dim_y: dimensions of x and y (>= latent_dim).
-        latent_dim: k, the number of latent coordinates x and y share.
-        signal: I(X; Y) in nats (> 0); larger is an easier scoring task.
-        warp: "cubic" (y -> y^3, elementwise) or "none".
-        seed: fixes the rotations (the task), not the samples.
-
-    Samples: x of shape (n, dim_x), y of shape (n, dim_y), float64.
-    """
-
-    def __init__(self, dim_x: int = 10, dim_y: int = 10, latent_dim: int = 4, signal: float = 2.0, warp: str = "cubic", seed: int = 0):
-        for name, value in (("dim_x", dim_x), ("dim_y", dim_y), ("latent_dim", latent_dim)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name}={value!r} is invalid; pass a positive int.")
-        if latent_dim > min(dim_x, dim_y):
-            raise ValueError(f"latent_dim={latent_dim} exceeds dim_x={dim_x} or dim_y={dim_y}; pass latent_dim <= both.")
-        if not (isinstance(signal, (int, float)) and math.isfinite(signal) and signal > 0):
-            raise ValueError(f"signal={signal!r} is invalid; pass the mutual information in nats, > 0.")
-        if warp not in ("cubic", "none"):
-            raise ValueError(f"warp={warp!r} is invalid; pass 'cubic' or 'none'.")
-        self.dim_x, self.dim_y, self.latent_dim = int(dim_x), int(dim_y), int(latent_dim)
-        self.signal, self.warp = float(signal), warp
-        # Per coordinate, -1/2 log(1 - rho^2) = signal / k.
-        self.rho = math.sqrt(-math.expm1(-2.0 * self.signal / self.latent_dim))
-        rng = np.random.default_rng(seed)
-        self.rotation_x = _random_rotation(self.dim_x, rng)
-        self.rotation_y = _random_rotation(self.dim_y, rng)
-
-    @property
-    def mi(self) -> float:
-        """I(X; Y) in nats."""
-        return self.signal
-
-    def sample(self, n: int, seed: int | np.random.Generator = 0) -> tuple[np.ndarray, np.ndarray]:
-        """n joint draws (x, y) ~ p(x, y). Shapes (n, dim_x), (n, dim_y)."""
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        k = self.latent_dim
-        latent = rng.standard_normal((n, k))
-        u = rng.standard_normal((n, self.dim_x))
-        v = rng.standard_normal((n, self.dim_y))
-        scale_shared, scale_own = math.sqrt(self.rho), math.sqrt(1.0 - self.rho)
-        u[:, :k] = scale_shared * latent + scale_own * u[:, :k]
-        v[:, :k] = scale_shared * latent + scale_own * v[:, :k]
-        return u @ self.rotation_x.T, self._warp(v @ self.rotation_y.T)
-
-    def sample_x(self, n: int, seed: int | np.random.Generator = 0) -> np.ndarray:
-        """n draws of x ~ p(x) alone (the marginal of the first block). Shape (n, dim_x)."""
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        return rng.standard_normal((n, self.dim_x)) @ self.rotation_x.T
-
-    def true_pmi(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """log p(x_i, y_i) / (p(x_i) p(y_i)) in nats for each row pair, exact. Shape (n,)."""
-        u = (np.asarray(x, dtype=np.float64) @ self.rotation_x)[:, : self.latent_dim]
-        v = (self._unwarp(np.asarray(y, dtype=np.float64)) @ self.rotation_y)[:, : self.latent_dim]
-        rho = self.rho
-        one_minus = math.exp(-2.0 * self.signal / self.latent_dim)  # 1 - rho^2, exact near rho = 1
-        # Bivariate standard normal with correlation rho over the product of its marginals.
-        per_coordinate = -0.5 * math.log(one_minus) - (rho * rho * (u * u + v * v) - 2.0 * rho * u * v) / (2.0 * one_minus)
-        return per_coordinate.sum(axis=1)
-
-    def _warp(self, values: np.ndarray) -> np.ndarray:
-        return values**3 if self.warp == "cubic" else values
-
-    def _unwarp(self, values: np.ndarray) -> np.ndarray:
-        return np.cbrt(values) if self.warp == "cubic" else values
-
-    def __repr__(self) -> str:
-        return (f"LatentPairTask(dim_x={self.dim_x}, dim_y={self.dim_y}, latent_dim={self.latent_dim}, "
-                f"signal={self.signal:g} nats, warp={self.warp!r})")
-
-
-def _random_rotation(dim: int, rng: np.random.Generator) -> np.ndarray:
-    q, r = np.linalg.qr(rng.standard_normal((dim, dim)))
-    return q * np.sign(np.diag(r))  # Haar-distributed orthogonal matrix
 
 
 @dataclass

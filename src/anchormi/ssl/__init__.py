@@ -8,10 +8,9 @@
 - :mod:`anchormi.ssl.train`: :func:`train_ssl`, contrastive training with any registered objective
   through the cosine critic; checkpoints every epoch and resumes.
 - :mod:`anchormi.ssl.evaluate`: probe, alignment/uniformity and CKA of trained encoders.
-- :mod:`anchormi.ssl.pair_scoring`: scoring candidate pairs by estimated pointwise MI, with a
-  latent-variable task whose true PMI is known.
-- :mod:`anchormi.ssl.reproduce_ssl`, :mod:`anchormi.ssl.reproduce_pmi`: the two reproductions
-  behind ``anchormi reproduce ssl`` and ``anchormi reproduce pmi``.
+- :mod:`anchormi.ssl.reproduce_ssl`: the reproduction behind ``anchormi reproduce ssl``.
+
+Scoring pairs by pointwise MI is not self-supervised learning; it lives in :mod:`anchormi.pairs`.
 
     >>> from anchormi.ssl import SSLConfig, load_digits_images, train_ssl
     >>> run = train_ssl(load_digits_images().images, SSLConfig(objective="anchor", epochs=20))  # doctest: +SKIP
@@ -41,7 +40,6 @@ from anchormi.ssl.data import ImageData, images_from_array, load_digits_images, 
 from anchormi.ssl.encoders import ConvEncoder, ProjectionHead, SimCLRModel
 from anchormi.ssl.metrics import alignment, linear_cka, linear_probe_accuracy, linear_probe_topk, uniformity
 from anchormi.ssl.evaluate import encode, evaluate_representation, representation_cka, stratified_split
-from anchormi.ssl.pair_scoring import LatentPairTask, fit_and_score, make_candidates, score_candidates
 from anchormi.ssl.train import SSLConfig, SSLRun, load_checkpoint, model_from_checkpoint, train_ssl
 
 __all__ = [
@@ -54,10 +52,6 @@ __all__ = [
     "evaluate_representation",
     "representation_cka",
     "stratified_split",
-    "LatentPairTask",
-    "make_candidates",
-    "score_candidates",
-    "fit_and_score",
     "Augment",
     "ColorJitter",
     "ConvEncoder",

@@ -7,6 +7,7 @@ from typing import Any, Callable, NamedTuple
 from .digits import digits
 from .gaussian import cubic, gaussian
 from .interface import Task
+from .latent_pair import latent_pair
 from .student_t import student_t
 from .transforms import asinh, half_cube, normal_cdf
 
@@ -27,6 +28,12 @@ _FAMILIES: dict[str, TaskFamily] = {
     ),
     "digits": TaskFamily(
         digits, "k same-class 8x8 digit-image pairs, MI = k H(class) (k, class_distribution, distinct_partners)", False
+    ),
+    "latent-pair": TaskFamily(
+        latent_pair,
+        "x, y sharing a Gaussian latent through rotations and an optional y^3 warp, exact PMI "
+        "(dim_x, dim_y, latent_dim, mi, warp, seed)",
+        False,
     ),
     "half-cube": TaskFamily(half_cube, "base task with x, y -> sign |.|^1.5 (base, base kwargs)", True),
     "asinh": TaskFamily(asinh, "base task with x, y -> asinh (base, base kwargs)", True),
