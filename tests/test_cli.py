@@ -161,12 +161,13 @@ def test_options_that_do_not_apply_to_a_classical_method_are_named(tmp_path, dat
 def test_only_given_options_and_params_reach_the_estimator(tmp_path, data, recorded_kwargs):
     np.savez(tmp_path / "pair.npz", x=data[0], y=data[1])
     path = str(tmp_path / "pair.npz")
-    ok = runner.invoke(app, ["estimate", path, "--lr", "0.001", "--param", "patience=7", "--param", "hidden=[16,16]",
-                             "--param", "standardize=false"])
+    ok = runner.invoke(app, ["estimate", path, "--lr", "0.001", "--folds", "3", "--n-permutations", "0", "--param", "patience=7",
+                             "--param", "hidden=[16,16]", "--param", "standardize=false"])
     assert ok.exit_code == 0, ok.output
-    assert recorded_kwargs == [{"method": "anchor", "lr": 0.001, "patience": 7, "hidden": [16, 16], "standardize": False}]
+    assert recorded_kwargs == [{"method": "anchor", "lr": 0.001, "folds": 3, "n_permutations": 0, "patience": 7,
+                                "hidden": [16, 16], "standardize": False}]
     line = assert_one_line_error(runner.invoke(app, ["estimate", path, "--param", "no_such_thing=1"]))
-    assert "no_such_thing" in line and "patience" in line
+    assert "--param no_such_thing" in line and "does not apply to method anchor" in line and "patience" in line
     line = assert_one_line_error(runner.invoke(app, ["estimate", path, "--nu", "2", "--param", "nu=3"]))
     assert "give it once" in line
     line = assert_one_line_error(runner.invoke(app, ["estimate", path, "--param", "patience"]))

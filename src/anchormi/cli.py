@@ -26,7 +26,8 @@ app.add_typer(reproduce_app, name="reproduce")
 ESTIMATOR_OPTIONS = {
     "--critic": "critic", "--batch-size": "batch_size", "--max-steps": "max_steps", "--lr": "lr", "--nu": "nu",
     "--rule": "rule", "--k": "k", "--readout": "readout", "--seed": "seed", "--device": "device",
-    "--n-neighbors": "n_neighbors",
+    "--n-neighbors": "n_neighbors", "--folds": "folds", "--n-permutations": "n_permutations",
+    "--n-threads": "n_threads",
 }
 
 
@@ -106,7 +107,10 @@ def method_kwargs(method: str, given: Dict[str, Any], plot: bool) -> Dict[str, A
     accepted = [name for name in inspect.signature(MIEstimator.__init__).parameters if name not in ("self", "objective")]
     unknown = [name for name in given if name not in accepted]
     if unknown:
-        raise InputError(f"--param {unknown[0]}: MIEstimator has no parameter {unknown[0]!r}; it has {accepted}.")
+        raise InputError(
+            f"{_flag(unknown[0])} does not apply to method {method}: MIEstimator has no parameter {unknown[0]!r}; "
+            f"it has {accepted}."
+        )
     return dict(given)
 
 
@@ -142,6 +146,9 @@ def estimate(
     k: Optional[int] = typer.Option(None, "--k", help="anchor family: negatives per positive, K (default: batch size - 1)."),
     n_neighbors: Optional[int] = typer.Option(None, "--n-neighbors", help="ksg: neighbour count (default 3)."),
     readout: Optional[str] = typer.Option(None, help="how the estimate is read: plugin | infonce | nwj | dv | smile."),
+    folds: Optional[int] = typer.Option(None, help="cross-fitting folds: F >= 2 holds every pair out once and the interval covers the spread between critics (default 1)."),
+    n_permutations: Optional[int] = typer.Option(None, help="permutations for the p-value of X independent of Y; 0 skips it (default 200)."),
+    n_threads: Optional[int] = typer.Option(None, help="torch threads while training (default: chosen from the work per step)."),
     param: Optional[List[str]] = typer.Option(None, "--param", help="any other estimator parameter as name=value, repeatable, e.g. --param patience=500 --param hidden=[64,64]."),
     seed: int = typer.Option(0, help="random seed; the same seed gives the same estimate."),
     device: str = typer.Option("auto", help="auto | cpu | cuda."),
@@ -152,7 +159,8 @@ def estimate(
     import warnings
 
     values = {"critic": critic, "batch_size": batch_size, "max_steps": max_steps, "lr": lr, "nu": nu, "rule": rule,
-              "k": k, "n_neighbors": n_neighbors, "readout": readout, "seed": seed, "device": device}
+              "k": k, "n_neighbors": n_neighbors, "readout": readout, "folds": folds, "n_permutations": n_permutations,
+              "n_threads": n_threads, "seed": seed, "device": device}
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
