@@ -1,7 +1,7 @@
 """Training-step speed of anchormi against a minimal hand-written torch loop, in one process.
 
 Prints, for each critic at B in {64, 256}:
-- ms per training step through the library's loop (anchormi.trainer.train_critic with the
+- ms per training step through the library's loop (anchormi.trainer.train_with_validation with the
   registered anchor objective, exactly what MIEstimator.fit runs);
 - ms per step of a minimal hand-written loop with the same model, loss and optimiser;
 - their ratio (framework overhead; 1.00 means none);
@@ -22,7 +22,8 @@ from torch import nn
 
 from anchormi import objectives
 from anchormi.critics import JointCritic, make_critic, mlp
-from anchormi.trainer import TrainConfig, epoch_batches, train_critic
+from anchormi.readouts import heldout_loss
+from anchormi.trainer import TrainConfig, epoch_batches, train_with_validation
 
 DIM = 20
 
@@ -40,10 +41,12 @@ def library_ms(critic: nn.Module, batch: int, steps: int) -> float:
 
     # Held-out evaluation happens once at step 0; time only the steps by subtracting a 1-step run.
     def run(n_steps: int) -> float:
-        config = TrainConfig(batch_size=batch, max_steps=n_steps, lr=5e-4, weight_decay=0.0, eval_every=n_steps + 1,
-                             patience=n_steps + 1, seed=0, progress=False)
+        config = TrainConfig(max_steps=n_steps, lr=5e-4, eval_every=n_steps + 1, patience=n_steps + 1, progress=False)
         started = time.perf_counter()
-        train_critic(critic, anchor, anchor.defaults, batches, config, "plugin", {}, 0.0, val=(x[:batch], y[:batch]))
+        train_with_validation(
+            critic, lambda scores: anchor.loss(scores, **anchor.defaults), batches, config,
+            lambda model: (heldout_loss(model, anchor, anchor.defaults, x[:batch], y[:batch], batch), 0.0),
+        )
         return time.perf_counter() - started
 
     run(5)  # warm-up

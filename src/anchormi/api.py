@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from . import objectives
@@ -33,8 +34,24 @@ def estimate(x: Any, y: Any, method: str = "anchor", **kwargs: Any) -> MIResult:
     Returns:
         MIResult with ``mi``, ``bits``, ``stderr``, ``ci``, ``history``.
     """
+    if not isinstance(method, str) or (method not in CLASSICAL and method not in objectives.available()):
+        raise ValueError(f"method={method!r} is unknown; choose one of {sorted(methods())}.")
+    accepted = _accepted_keywords(method)
+    unknown = sorted(set(kwargs) - accepted)
+    if unknown:
+        hint = " Results carry both units: r.mi is nats, r.bits is bits." if "units" in unknown else ""
+        raise ValueError(
+            f"{', '.join(unknown)} {'is not a parameter' if len(unknown) == 1 else 'are not parameters'} of method={method!r}; "
+            f"it takes {sorted(accepted)}.{hint}"
+        )
     if method in CLASSICAL:
         return CLASSICAL[method](x, y, **kwargs)
-    if method not in objectives.available():
-        raise ValueError(f"method={method!r} is unknown; choose one of {sorted(methods())}.")
     return MIEstimator(objective=method, **kwargs).fit(x, y).result_
+
+
+def _accepted_keywords(method: str) -> set[str]:
+    """Keyword arguments ``estimate`` may pass on for ``method``."""
+    if method in CLASSICAL:
+        parameters = inspect.signature(CLASSICAL[method]).parameters
+        return {name for name, p in parameters.items() if name not in ("x", "y") and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    return set(MIEstimator._param_constraints) - {"objective"}

@@ -83,7 +83,7 @@ class MIResult:
     @property
     def warnings(self) -> list[str]:
         """The messages of every diagnostic that warns."""
-        return [f"{check.name}: {check.message}" for check in self.diagnostics.values() if not check.ok]
+        return [f"{check.name}: {check.message}" for check in self.diagnostics.values() if check.status == "warn"]
 
     def __str__(self) -> str:
         lo, hi = self.ci
