@@ -16,6 +16,10 @@ from dataclasses import dataclass
 
 import torch
 
+# SMILE's clipping threshold (Song & Ermon 2020 use 5): exp(c) is clipped to [e^-tau, e^tau] in
+# the partition term. The one definition: import it instead of writing 5.0.
+SMILE_TAU = 5.0
+
 
 def off_diagonal(scores: torch.Tensor) -> torch.Tensor:
     """The B(B-1) product-pair entries of S, flattened. Shape: (B, B) -> (B*(B-1),)."""
