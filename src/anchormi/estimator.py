@@ -373,7 +373,7 @@ class MIEstimator(BaseEstimator):
             splits = []
             for test in np.array_split(permutation, self.folds):
                 rest = np.setdiff1d(permutation, test, assume_unique=True)
-                rest = rest[np.random.default_rng([self.seed, test.size, splits.__len__()]).permutation(rest.size)]
+                rest = rest[np.random.default_rng([int(self.seed), test.size, len(splits)]).permutation(rest.size)]
                 n_val = min(int(round(self.val_size * n_samples)), MAX_VAL, rest.size // 4)
                 splits.append(_Split(rest[n_val:], rest[:n_val], test))
         for split in splits:
@@ -388,7 +388,7 @@ class MIEstimator(BaseEstimator):
         """A fresh critic (or a copy of the user's) initialised from ``seed`` without touching the
         caller's global torch random state."""
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed if seed is None else seed)
+            torch.manual_seed(int(self.seed if seed is None else seed))
             if isinstance(self.critic, nn.Module):
                 critic = copy.deepcopy(self.critic)
             else:
@@ -399,7 +399,7 @@ class MIEstimator(BaseEstimator):
         objective, loss_params = resolved["objective"], resolved["loss_params"]
         scalers = (StandardScaler(with_mean=self.standardize, with_std=self.standardize).fit(x[split.train]),
                    StandardScaler(with_mean=self.standardize, with_std=self.standardize).fit(y[split.train]))
-        critic = self._build_critic(x.shape[1], y.shape[1], device, seed=self.seed + index)
+        critic = self._build_critic(x.shape[1], y.shape[1], device, seed=int(self.seed) + index)
         x_train, y_train = _tensors(scalers, x[split.train], y[split.train], device)
         x_val, y_val = _tensors(scalers, x[split.val], y[split.val], device)
         n_train = split.train.size
@@ -419,7 +419,7 @@ class MIEstimator(BaseEstimator):
             value = heldout_readout(model, x_val, y_val, resolved["readout"], resolved["offset"], batch_size, resolved["readout_params"])
             return val_loss, value.estimate
 
-        generator = torch.Generator().manual_seed(self.seed + index)
+        generator = torch.Generator().manual_seed(int(self.seed) + index)
         outcome = train_with_validation(
             critic, lambda scores: objective.loss(scores, **train_params),
             epoch_batches(x_train, y_train, batch_size, generator), config, evaluate,
@@ -430,7 +430,7 @@ class MIEstimator(BaseEstimator):
     def _crossfit_result(self, fold_fits: list[_FoldFit], x: np.ndarray, y: np.ndarray, resolved: dict, batch_size: int, device: torch.device) -> MIResult:
         readout, offset = resolved["readout"], resolved["offset"]
         values, observed_sum, shuffled_sums, shuffled = [], 0.0, None, []
-        rng = torch.Generator().manual_seed(self.seed + 7919)
+        rng = torch.Generator().manual_seed(int(self.seed) + 7919)
         ratio_readout = resolved["objective"].log_ratio_offset is not None
         for fold in fold_fits:
             x_test, y_test = _tensors(fold.scalers, x[fold.split.test], y[fold.split.test], device)
@@ -479,7 +479,7 @@ class MIEstimator(BaseEstimator):
             objective=self.objective, readout=readout, history=history,
             info={
                 "best_step": first.best_step, "diverged": any(o.diverged for o in outcomes), "stop_reason": first.stop_reason,
-                "device": str(device), "batch_size": batch_size, "seed": self.seed, "folds": self.folds,
+                "device": str(device), "batch_size": int(batch_size), "seed": int(self.seed), "folds": self.folds,
                 "batch_size_adapted": self.batch_size is None and batch_size != DEFAULT_BATCH,
                 "critic": self.critic if isinstance(self.critic, str) else type(self.critic).__name__,
                 "loss_params": dict(resolved["loss_params"]), "readout_params": dict(resolved["readout_params"]),
@@ -573,6 +573,11 @@ class MIEstimator(BaseEstimator):
         if self.readout_ == "plugin":
             values = self._log_ratios(x_array, y_array)
         else:
+            if x_array.shape[0] < 2 * self.batch_size_:
+                raise ValueError(
+                    f"the {self.readout_!r} readout needs at least 2 batches of {self.batch_size_} pairs for an interval; "
+                    f"got {x_array.shape[0]} pairs. Pass more pairs."
+                )
             tensors = _tensors(self.scalers_[0], x_array, y_array, self.device_)
             values = heldout_readout(self.critics_[0], *tensors, self.readout_, offset, self.batch_size_, self.readout_params_).values
         pooled = pool_folds([values])

@@ -93,7 +93,10 @@ def heldout_readout(
         values = pointwise_log_ratios(critic, x, y, offset).cpu().double().numpy()  # MPS has no float64: move first
     else:
         bound = BOUND_READOUTS[readout]
-        values = np.array([float(bound(critic.pairwise(xb, yb) - offset, **params)) for xb, yb in heldout_batches(x, y, batch_size)])
+        # Bounds exponentiate scores: float64 on the CPU keeps exp(c) finite up to c ~ 709, not 88.
+        values = np.array([
+            float(bound(critic.pairwise(xb, yb).cpu().double() - offset, **params)) for xb, yb in heldout_batches(x, y, batch_size)
+        ])
     n_used = values.size if readout == "plugin" else values.size * min(batch_size, x.shape[0])
     stderr = float(values.std(ddof=1) / np.sqrt(values.size)) if values.size > 1 else float("nan")
     return ReadoutValue(float(values.mean()), stderr, int(n_used), values)

@@ -1,0 +1,117 @@
+"""Cross-fitting intervals, diagnostics and the independence test: statistical properties checked
+on cases where the truth is known exactly (no trained critic needed for the interval itself)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+import anchormi as ami
+from anchormi.critics import SeparableCritic
+from anchormi.diagnostics import calibration_check, permutation_pvalue, permuted_log_ratios
+from anchormi.intervals import pool_folds
+
+
+def gaussian_log_ratio(x, y, rho):
+    """Exact log p(x,y)/(p(x)p(y)) for unit-variance pairs with per-coordinate correlation rho."""
+    return np.sum(-0.5 * math.log(1 - rho**2) - (rho**2 * (x**2 + y**2) - 2 * rho * x * y) / (2 * (1 - rho**2)), axis=1)
+
+
+def test_pooled_interval_covers_the_truth_at_its_nominal_rate_with_exact_ratios():
+    # The values are exact log ratios, so the estimate's only error is sampling error; the
+    # pooled 95 % interval must cover the true MI about 95 % of the time.
+    rng = np.random.default_rng(11)
+    dim, rho, n, repeats = 3, 0.6, 600, 400
+    truth = -0.5 * dim * math.log(1 - rho**2)
+    covered = 0
+    for _ in range(repeats):
+        x = rng.standard_normal((n, dim))
+        y = rho * x + math.sqrt(1 - rho**2) * rng.standard_normal((n, dim))
+        values = gaussian_log_ratio(x, y, rho)
+        pooled = pool_folds(np.array_split(values, 5))
+        covered += abs(pooled.estimate - truth) <= 1.959963984540054 * pooled.stderr
+    rate = covered / repeats
+    # Binomial noise of a 95 % rate over 400 repeats is 1.1 %; 3 sd either side.
+    assert 0.95 - 3 * 0.0109 <= rate <= 0.95 + 3 * 0.0109, rate
+
+
+def test_between_fold_spread_widens_the_interval_only_beyond_sampling_noise():
+    rng = np.random.default_rng(3)
+    same = [rng.normal(1.0, 1.0, 500) for _ in range(5)]
+    shifted = [values + shift for values, shift in zip(same, (-0.3, -0.1, 0.0, 0.1, 0.3))]
+    pooled_same, pooled_shifted = pool_folds(same), pool_folds(shifted)
+    assert pooled_same.stderr == pytest.approx(pooled_same.sampling_stderr, rel=0.35)
+    # Fold means 0.3 apart cannot come from sampling error of 1/sqrt(500) = 0.045.
+    assert pooled_shifted.between_fold_sd > 0.15
+    assert pooled_shifted.stderr > 2 * pooled_shifted.sampling_stderr
+
+
+def test_calibration_is_zero_for_the_exact_ratio_and_flags_an_offset():
+    rng = np.random.default_rng(5)
+    n, dim, rho = 4000, 2, 0.5
+    x, y_indep = rng.standard_normal((n, dim)), rng.standard_normal((n, dim))
+    exact = gaussian_log_ratio(x, y_indep, rho)[None, :]
+    good = calibration_check(exact, n, applicable=True)
+    assert abs(good.value) < 3 * 0.05 and good.status == "ok"
+    shifted = calibration_check(exact + 0.5, n, applicable=True)
+    assert shifted.status == "warn" and shifted.value == pytest.approx(good.value + 0.5, abs=1e-9)
+
+
+def test_permutation_pvalue_is_uniform_under_independence_for_a_fixed_critic():
+    # One small critic (fitted on nothing: fixed random weights are as independent of the test
+    # data as a critic fitted on other data), many fresh independent held-out sets.
+    generator = torch.Generator().manual_seed(0)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        critic = SeparableCritic(2, 2, hidden=(16,), embed_dim=4)
+    p_values = []
+    for _ in range(150):
+        x, y = torch.randn(60, 2, generator=generator), torch.randn(60, 2, generator=generator)
+        permutations = torch.stack([torch.randperm(60, generator=generator) for _ in range(199)])
+        with torch.no_grad():
+            observed = float(critic.pointwise(x, y).sum())
+        shuffled = permuted_log_ratios(critic, x, y, 0.0, permutations).sum(axis=1)
+        p_values.append(permutation_pvalue(observed, shuffled))
+    assert stats.kstest(p_values, "uniform").pvalue > 0.001
+
+
+def test_permutation_pvalue_rejects_under_dependence():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((600, 2))
+    result = ami.estimate(x, x + 0.5 * rng.standard_normal((600, 2)), max_steps=150, hidden=(16,), embed_dim=4, n_permutations=99)
+    assert result.p_value == pytest.approx(0.01)  # no permutation reaches the observed value: 1 / (1 + 99)
+
+
+def test_cross_fitting_uses_every_pair_once_and_reports_folds():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((500, 2))
+    y = x + rng.standard_normal((500, 2))
+    estimator = ami.MIEstimator(folds=3, max_steps=60, hidden=(16,), embed_dim=4, n_permutations=20).fit(x, y)
+    result = estimator.result_
+    assert result.n_test == 500 and list(result.folds.n_test) == [167, 167, 166]
+    assert result.mi == pytest.approx(np.average(result.folds.estimate, weights=result.folds.n_test))
+    assert "cross-fitted" in result.ci_method and len(estimator.critics_) == 3
+    assert set(result.history.fold) == {0, 1, 2}
+    # pmi averages the three critics: equal to the mean of their own pointwise scores, each on
+    # inputs standardised with its own fold's training statistics.
+    by_hand = []
+    for critic, (scale_x, scale_y) in zip(estimator.critics_, estimator.scalers_):
+        with torch.no_grad():
+            xs = torch.as_tensor((x[:5] - scale_x.mean_) / scale_x.scale_, dtype=torch.float32)
+            ys = torch.as_tensor((y[:5] - scale_y.mean_) / scale_y.scale_, dtype=torch.float32)
+            by_hand.append(critic.pointwise(xs, ys).double().numpy())
+    assert np.allclose(estimator.pmi(x[:5], y[:5]), np.mean(by_hand, axis=0), atol=1e-5)
+    assert np.ptp(np.array(by_hand), axis=0).max() > 0  # three different critics, not one copied
+
+
+def test_diagnostics_name_their_checks_and_str_prints_warnings():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((300, 3))
+    result = ami.estimate(x, x + rng.standard_normal((300, 3)), max_steps=40, hidden=(8,), embed_dim=4, n_permutations=20)
+    assert {"divergence", "convergence", "calibration", "fold_agreement", "test_pairs", "sample_size"} <= set(result.diagnostics)
+    # 60 held-out pairs and a budget of 40 steps: both are reported, and str() prints them.
+    assert result.diagnostics["test_pairs"].status == "warn"
+    assert result.diagnostics["convergence"].status == "warn"
+    assert "warning: test_pairs" in str(result) and "warning: convergence" in str(result)
