@@ -215,8 +215,9 @@ def test_encode_moves_to_the_host_before_widening_to_float64(digits):
     assert features.dtype == projections.dtype == np.float64
     with torch.no_grad():
         expected = model.linear(digits.images[:10].flatten(1)).double().numpy()
-    np.testing.assert_array_equal(features, expected)
-    np.testing.assert_array_equal(projections, 2 * expected)
+    # Batches of 4 and one batch of 10 may round the float32 products differently (BLAS paths).
+    np.testing.assert_allclose(features, expected, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(projections, 2 * expected, rtol=0, atol=2e-6)
 
 
 def test_ssl_inputs_go_through_the_one_array_reader():
