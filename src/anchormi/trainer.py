@@ -118,6 +118,17 @@ def _step(
     return loss, scores
 
 
+def _unique_tensors(module: torch.nn.Module) -> list[torch.Tensor]:
+    """Every parameter and buffer once, even when modules are shared (a Siamese encoder)."""
+    seen, tensors = set(), []
+    for tensor in module.state_dict(keep_vars=True).values():
+        key = (tensor.data_ptr(), tensor.shape, tensor.dtype)
+        if key not in seen:
+            seen.add(key)
+            tensors.append(tensor)
+    return tensors
+
+
 def _warn_diverged(label: str, reason: str, kept: str) -> None:
     warnings.warn(
         f"{label} diverged: {reason}. Training stopped and {kept} were kept. Try a smaller lr, "
@@ -224,24 +235,24 @@ def train_streaming(
     """
     optimizer = optimizer or make_optimizer(critic, config)
     records: list[dict[str, float]] = []
-    parameters = list(critic.state_dict().values())
-    last_finite = [tensor.detach().clone() for tensor in parameters]
-    # A snapshot is taken only after the weights have produced a finite loss, so the copy that is
-    # restored on divergence is known to be good, not merely the last one written.
-    snapshot = {"due": True, "step": first_step - 1, "taken": first_step - 1}
+    state = _unique_tensors(critic)
+    # Two buffers: the weights (and BatchNorm statistics) at the end of the last period are
+    # copied into ``pending`` before any further forward pass; once they have produced a finite
+    # loss they become ``kept``, the copy restored on divergence. So the restored copy is known
+    # to be good, not merely the last one written.
+    buffers = {"kept": [t.detach().clone() for t in state], "pending": [t.detach().clone() for t in state]}
+    snapshot = {"pending": True, "pending_step": first_step - 1, "kept_step": first_step - 1}
 
-    def take_snapshot() -> None:
-        if snapshot["due"]:
-            with torch.no_grad():
-                for saved, current in zip(last_finite, parameters):
-                    saved.copy_(current)
-            snapshot["due"], snapshot["taken"] = False, snapshot["step"]
+    def promote_pending() -> None:
+        if snapshot["pending"]:
+            buffers["kept"], buffers["pending"] = buffers["pending"], buffers["kept"]
+            snapshot["pending"], snapshot["kept_step"] = False, snapshot["pending_step"]
 
     diverged, stop_reason, step = False, "max_steps", first_step - 1
     bar = tqdm(total=config.max_steps, initial=first_step - 1, disable=not config.progress, desc=config.label, leave=False)
     critic.train()
     for step in range(first_step, config.max_steps + 1):
-        loss, scores = _step(critic, optimizer, loss_fn, batches(step), before_update=take_snapshot)
+        loss, scores = _step(critic, optimizer, loss_fn, batches(step), before_update=promote_pending)
         if not torch.isfinite(loss):
             diverged, stop_reason = True, f"non-finite training loss ({float(loss.detach())}) at step {step}"
             break
@@ -253,12 +264,16 @@ def train_streaming(
         if step % period == 0:
             if on_period is not None:
                 on_period(step)
-            snapshot["due"], snapshot["step"] = True, step
+                critic.train()
+            with torch.no_grad():
+                for saved, current in zip(buffers["pending"], state):
+                    saved.copy_(current)
+            snapshot["pending"], snapshot["pending_step"] = True, step
     bar.close()
-    kept_step = snapshot["taken"]
+    kept_step = snapshot["kept_step"]
     if diverged:
         with torch.no_grad():
-            for saved, current in zip(last_finite, parameters):
+            for saved, current in zip(buffers["kept"], state):
                 current.copy_(saved)
         _warn_diverged(config.label, stop_reason, f"the last weights with a finite loss (after step {kept_step})")
     critic.eval()
