@@ -26,7 +26,6 @@ from .specs import canonical, label
 # Bumped when the meaning of a cell's record changes, so old cell files are not reused.
 CELL_FORMAT = 1
 NOT_APPLICABLE = "-"
-COMPARE_PREFIX = "torch-mist:"
 KINDS = ("fixed", "stream")
 # Task arguments that set the true MI; the family label leaves them out.
 MI_ARGUMENTS = ("mi", "k")
@@ -40,9 +39,9 @@ class Cell:
         kind: "fixed" (N samples, ``anchormi.estimate``) or "stream" (staircase, ``fit_stream``).
         task: task family name (``anchormi.tasks.available()``).
         task_params: the family's arguments; for streaming cells only ``dim`` (MI comes from levels).
-        method: an ``anchormi.methods()`` name, or "torch-mist:<estimator>" for the comparison.
-        method_params: method-specific arguments (e.g. rule="brier" for anchor, k=5 for ksg).
-        critic: "separable", "joint", ... or "-" where no critic applies (classical, torch-mist).
+        method: an ``anchormi.methods()`` name.
+        method_params: method-specific arguments (e.g. rule="brier" for anchor, n_neighbors=5 for ksg).
+        critic: "separable", "joint", ... or "-" where no critic applies (classical methods).
         seed: seeds the data and the estimator; the same seed gives the same numbers.
         n: sample size of fixed-N cells (None for streaming).
         estimator: shared ``MIEstimator`` arguments (batch_size, max_steps, lr, hidden, ...).
@@ -135,11 +134,18 @@ def run_cell(cell: Cell) -> dict[str, Any]:
 
 
 def _classical_kwargs(cell: Cell) -> dict[str, Any]:
+    """The cell's method arguments, plus its seed and one thread where the estimator takes them.
+
+    Cells run side by side, one core each: a classical estimator must not spread over all cores.
+    """
     from ..classical import CLASSICAL
 
     kwargs = dict(cell.method_params)
-    if "seed" in inspect.signature(CLASSICAL[cell.method]).parameters:
+    accepted = inspect.signature(CLASSICAL[cell.method]).parameters
+    if "seed" in accepted:
         kwargs.setdefault("seed", cell.seed)
+    if "n_jobs" in accepted:
+        kwargs.setdefault("n_jobs", 1)
     return kwargs
 
 
@@ -147,16 +153,12 @@ def _run_fixed(cell: Cell) -> tuple[dict[str, Any], None]:
     import anchormi
     from anchormi import tasks
 
+    from ..classical import CLASSICAL
+
     task = tasks.get(cell.task, **cell.task_params)
     x, y = task.sample(int(cell.n), seed=cell.seed)
     base = {"task": task.name, "truth": task.mi, "dim_x": task.dim_x, "dim_y": task.dim_y}
-    if cell.method.startswith(COMPARE_PREFIX):
-        from .compare import torch_mist_estimate
-
-        outcome = torch_mist_estimate(x, y, cell.method[len(COMPARE_PREFIX):], seed=cell.seed,
-                                      estimator=cell.estimator, **cell.method_params)
-        return {**base, **outcome}, None
-    if cell.method in ("ksg", "gaussian"):
+    if cell.method in CLASSICAL:
         result = anchormi.estimate(x, y, method=cell.method, **_classical_kwargs(cell))
     else:
         kwargs = {**cell.estimator, **cell.method_params, "critic": cell.critic, "seed": cell.seed, "progress": False}

@@ -5,28 +5,13 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
 from pathlib import Path
-from typing import Any, Callable, List, Optional
+from typing import List, Optional
 
 import typer
 
+from .options import RunOptions, SeedsOption, command_line, comma_list, parse_seeds, run_options
 from .specs import parse_spec
-
-EXECUTOR_HELP = "local worker processes (default: one per CPU core; 0 runs in this process)"
-
-
-def _csv(text: Optional[str], cast: Callable[[str], Any], option: str) -> Optional[list]:
-    if text is None:
-        return None
-    try:
-        values = [cast(item.strip()) for item in text.split(",") if item.strip()]
-    except ValueError as error:
-        raise typer.BadParameter(f"{option} {text!r}: {error}") from error
-    if not values:
-        raise typer.BadParameter(f"{option} {text!r} is empty; pass comma-separated values.")
-    return values
 
 
 def _estimator_overrides(base: dict, batch_size: Optional[int], max_steps: Optional[int], lr: Optional[float],
@@ -40,24 +25,17 @@ def _estimator_overrides(base: dict, batch_size: Optional[int], max_steps: Optio
     return merged if merged != base else None
 
 
-def _command_line(name: str) -> str:
-    """The command as typed when run as the ``anchormi`` program, else just its name."""
-    program = Path(sys.argv[0]).name if sys.argv else ""
-    if program == "anchormi":
-        return shlex.join(["anchormi", *sys.argv[1:]])
-    return name
-
-
-def _run(config, workers: Optional[int], dask: Optional[str], dask_local: Optional[int], figures: bool,
-         progress: Optional[bool], name: str) -> None:
-    from .executors import make_executor
+def _run(config, run: RunOptions, name: str) -> None:
+    from .executors import interrupt_on_sigterm
     from .report import console_table, stream_tables
     from .runner import run_sweep
 
     try:
-        executor = make_executor(workers=workers, dask=dask, dask_local=dask_local)
-        outcome = run_sweep(config, executor=executor, progress=progress, figures=figures, command=_command_line(name),
-                            echo=typer.echo)
+        # SIGTERM (kill, a batch scheduler) ends the sweep like Ctrl-C: the workers are stopped,
+        # finished cells stay on disk, and a rerun resumes.
+        with interrupt_on_sigterm():
+            outcome = run_sweep(config, executor=run.executor(), progress=run.progress, figures=run.figures,
+                                command=command_line(name), echo=typer.echo)
     except (ValueError, RuntimeError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=2)
@@ -83,12 +61,13 @@ def _run(config, workers: Optional[int], dask: Optional[str], dask_local: Option
         raise typer.Exit(code=1)
 
 
+@run_options
 def bench(
     config: Optional[Path] = typer.Option(None, "--config", "-c", exists=True, dir_okay=False, help="TOML sweep configuration (see docs/bench.md); flags override it."),
     task: Optional[List[str]] = typer.Option(None, "--task", "-t", help="task spec, repeatable: 'gaussian:dim=20,mi=[2,6,10]', 'cubic:dim=20,mi=6', 'digits:k=2'. Stream mode: 'gaussian:dim=20'."),
     method: Optional[List[str]] = typer.Option(None, "--method", "-m", help="method spec, repeatable: 'anchor', 'anchor:rule=brier', 'ksg:k=5' (see `anchormi objectives`)."),
     critic: Optional[List[str]] = typer.Option(None, "--critic", help="critic, repeatable: separable | joint | bilinear | cosine."),
-    seeds: Optional[str] = typer.Option(None, help="comma-separated seeds, e.g. 0,1,2."),
+    seeds: SeedsOption = None,
     n: Optional[str] = typer.Option(None, "--n", help="comma-separated sample sizes N (fixed mode), e.g. 2000,10000."),
     mode: Optional[str] = typer.Option(None, help="fixed (N samples, anchormi.estimate) | stream (staircase, a fresh batch per step)."),
     levels: Optional[str] = typer.Option(None, help="stream mode: comma-separated MI levels in nats, e.g. 2,4,6,8,10."),
@@ -98,15 +77,9 @@ def bench(
     max_steps: Optional[int] = typer.Option(None, help="estimator step budget (fixed mode)."),
     lr: Optional[float] = typer.Option(None, help="estimator learning rate."),
     param: Optional[List[str]] = typer.Option(None, "--param", help="any MIEstimator argument, repeatable: hidden=[64,64], weight_decay=0.1."),
-    compare: Optional[str] = typer.Option(None, "--compare", help="also run another library's estimators on the same samples: torch-mist."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default bench_output); finished cells there are reused."),
-    fmt: Optional[str] = typer.Option(None, "--format", help="results table format: parquet (default) | csv."),
     title: Optional[str] = typer.Option(None, help="report title."),
-    workers: Optional[int] = typer.Option(None, help=EXECUTOR_HELP),
-    dask: Optional[str] = typer.Option(None, "--dask", help="run on a dask.distributed scheduler at this address, e.g. tcp://host:8786."),
-    dask_local: Optional[int] = typer.Option(None, "--dask-local", help="start a dask LocalCluster with this many single-thread workers."),
-    figures: bool = typer.Option(True, "--figures/--no-figures", help="write the PNG figures."),
-    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="progress bar (default: only at a terminal)."),
+    run: RunOptions = RunOptions(),
 ) -> None:
     """Sweep tasks x methods x critics x seeds x N; write results, summary, figures and report.md."""
     from .config import SweepConfig, load_config
@@ -115,76 +88,67 @@ def bench(
         base = load_config(config) if config is not None else SweepConfig()
         sweep = base.replace(
             tasks=list(task) if task else None, methods=list(method) if method else None,
-            critics=list(critic) if critic else None, seeds=_csv(seeds, int, "--seeds"), n=_csv(n, int, "--n"),
-            mode=mode, levels=_csv(levels, float, "--levels"), steps_per_level=steps_per_level, burn_in=burn_in,
+            critics=list(critic) if critic else None, seeds=parse_seeds(seeds), n=comma_list(n, int, "--n"),
+            mode=mode, levels=comma_list(levels, float, "--levels"), steps_per_level=steps_per_level, burn_in=burn_in,
             estimator=_estimator_overrides(base.estimator, batch_size, max_steps, lr, param),
-            compare=[compare] if compare else None, out=str(out) if out is not None else None, format=fmt, title=title,
+            out=str(out) if out is not None else None, format=run.format, title=title,
         )
     except ValueError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=2)
-    _run(sweep, workers, dask, dask_local, figures, progress, "anchormi bench")
+    _run(sweep, run, "anchormi bench")
 
 
-def _reproduce(name, config, out, seeds, methods, critics, workers, dask, dask_local, figures, progress, fmt, **changes) -> None:
+def _reproduce(name, config, out, seeds, methods, critics, run: RunOptions, **changes) -> None:
     config = config.replace(
-        out=str(out) if out is not None else None, seeds=_csv(seeds, int, "--seeds"), methods=_csv(methods, str, "--methods"),
-        critics=_csv(critics, str, "--critics"), format=fmt, **changes,
+        out=str(out) if out is not None else None, seeds=parse_seeds(seeds), methods=comma_list(methods, str, "--methods"),
+        critics=comma_list(critics, str, "--critics"), format=run.format, **changes,
     )
-    _run(config, workers, dask, dask_local, figures, progress, name)
+    _run(config, run, name)
 
 
+@run_options
 def reproduce_staircase(
     quick: bool = typer.Option(False, "--quick", help="CI-sized run: separable critic, 100 steps per level."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default reproduce_output/staircase[-quick])."),
     steps_per_level: Optional[int] = typer.Option(None, help="override the steps per level (full: 4000)."),
     families: Optional[str] = typer.Option(None, help="comma-separated task families (default gaussian,cubic)."),
     dim: int = typer.Option(20, help="dimension of x and of y."),
-    seeds: Optional[str] = typer.Option(None, help="comma-separated seeds (default 0)."),
+    seeds: SeedsOption = None,
     methods: Optional[str] = typer.Option(None, help="comma-separated methods (default: the nine estimators and anchor:nu=1)."),
     critics: Optional[str] = typer.Option(None, help="comma-separated critics (default separable,joint; quick: separable)."),
-    workers: Optional[int] = typer.Option(None, help=EXECUTOR_HELP),
-    dask: Optional[str] = typer.Option(None, "--dask", help="dask.distributed scheduler address."),
-    dask_local: Optional[int] = typer.Option(None, "--dask-local", help="start a dask LocalCluster with N workers."),
-    fmt: Optional[str] = typer.Option(None, "--format", help="parquet (default) | csv."),
-    figures: bool = typer.Option(True, "--figures/--no-figures"),
-    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress"),
+    run: RunOptions = RunOptions(),
 ) -> None:
     """The staircase: MI 2 -> 10 nats in R^20, Gaussian and cubic, B=64, separable and joint critics, all estimators."""
     from .reproduce import staircase_config
 
-    family_list = _csv(families, str, "--families")
-    _reproduce("anchormi reproduce staircase" + (" --quick" if quick else ""), staircase_config(quick), out, seeds, methods, critics, workers, dask, dask_local, figures, progress, fmt,
-               steps_per_level=steps_per_level,
+    family_list = comma_list(families, str, "--families")
+    _reproduce("anchormi reproduce staircase" + (" --quick" if quick else ""), staircase_config(quick, steps_per_level),
+               out, seeds, methods, critics, run,
                tasks=[f"{family}:dim={dim}" for family in (family_list or ["gaussian", "cubic"])])
 
 
+@run_options
 def reproduce_images(
     quick: bool = typer.Option(False, "--quick", help="CI-sized run: N=2000, 300 steps, one seed."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default reproduce_output/images[-quick])."),
     ks: Optional[str] = typer.Option(None, "--ks", help="comma-separated numbers of image pairs k (default 1,2,3,4)."),
     n: Optional[str] = typer.Option(None, "--n", help="comma-separated sample sizes (default 10000; quick 2000)."),
     max_steps: Optional[int] = typer.Option(None, help="estimator step budget (default: anchormi.estimate's; quick 300)."),
-    seeds: Optional[str] = typer.Option(None, help="comma-separated seeds (default 0,1,2; quick 0)."),
+    seeds: SeedsOption = None,
     methods: Optional[str] = typer.Option(None, help="comma-separated methods (default: the nine estimators, anchor:nu=1 and gaussian)."),
     critics: Optional[str] = typer.Option(None, help="comma-separated critics (default separable)."),
-    compare: Optional[str] = typer.Option(None, "--compare", help="torch-mist: add its estimators on the same samples."),
-    workers: Optional[int] = typer.Option(None, help=EXECUTOR_HELP),
-    dask: Optional[str] = typer.Option(None, "--dask", help="dask.distributed scheduler address."),
-    dask_local: Optional[int] = typer.Option(None, "--dask-local", help="start a dask LocalCluster with N workers."),
-    fmt: Optional[str] = typer.Option(None, "--format", help="parquet (default) | csv."),
-    figures: bool = typer.Option(True, "--figures/--no-figures"),
-    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress"),
+    run: RunOptions = RunOptions(),
 ) -> None:
     """Same-class digit-image pairs, k = 1..4 (I = k H(C), about 2.3 -> 9.2 nats), through anchormi.estimate."""
     from .reproduce import images_config
 
     config = images_config(quick)
-    k_list = _csv(ks, int, "--ks")
+    k_list = comma_list(ks, int, "--ks")
     estimator = dict(config.estimator, **({"max_steps": max_steps} if max_steps is not None else {}))
-    _reproduce("anchormi reproduce images" + (" --quick" if quick else ""), config, out, seeds, methods, critics, workers, dask, dask_local, figures, progress, fmt,
-               tasks=[f"digits:k=[{','.join(map(str, k_list))}]"] if k_list else None, n=_csv(n, int, "--n"),
-               estimator=estimator, compare=[compare] if compare else None)
+    _reproduce("anchormi reproduce images" + (" --quick" if quick else ""), config, out, seeds, methods, critics, run,
+               tasks=[f"digits:k=[{','.join(map(str, k_list))}]"] if k_list else None, n=comma_list(n, int, "--n"),
+               estimator=estimator)
 
 
 def register(app: typer.Typer, reproduce_app: typer.Typer) -> None:

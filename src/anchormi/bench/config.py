@@ -12,7 +12,6 @@ TOML keys are the ``SweepConfig`` field names; shared estimator arguments go in 
     levels = [2, 4, 6, 8, 10]              # stream mode: MI per level (nats)
     steps_per_level = 4000                  # stream mode
     burn_in = 0.5                           # stream mode: share of each level left out of the summary
-    compare = []                            # ["torch-mist"] adds torch-mist's estimators (fixed mode)
     out = "bench_output"
     format = "parquet"                      # or "csv"
 
@@ -29,10 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .cells import COMPARE_PREFIX, NOT_APPLICABLE, Cell
+from ..classical import CLASSICAL
+from .cells import NOT_APPLICABLE, Cell
 from .specs import expand_lists, spec_from_entry
 
-CLASSICAL_METHODS = ("ksg", "gaussian")
 # Set per cell, never shared: the critic and seed are sweep axes, progress is off in workers.
 RESERVED_ESTIMATOR_KEYS = ("objective", "critic", "seed", "progress")
 DEFAULT_TASKS = {"fixed": ["gaussian:dim=20,mi=[2,6,10]"], "stream": ["gaussian:dim=20"]}
@@ -54,7 +53,6 @@ class SweepConfig:
     levels: list[float] = field(default_factory=lambda: [2.0, 4.0, 6.0, 8.0, 10.0])
     steps_per_level: int = 4000
     burn_in: float = 0.5
-    compare: list[str] = field(default_factory=list)
     title: str = "anchormi bench"
     out: str = "bench_output"
     format: str = "parquet"
@@ -97,12 +95,6 @@ class SweepConfig:
             if not 0 <= self.burn_in < 1:
                 raise ValueError(f"burn_in={self.burn_in!r} is invalid; pass a fraction in [0, 1).")
         self._check_estimator()
-        for target in self.compare:
-            if self.mode != "fixed":
-                raise ValueError(f"compare={self.compare!r} runs fixed-N cells only; drop it or use mode='fixed'.")
-            from .compare import check_available
-
-            check_available(target)
 
     def _check_estimator(self) -> None:
         from ..estimator import MIEstimator
@@ -128,14 +120,10 @@ class SweepConfig:
         for name, params in specs:
             if name not in known:
                 raise ValueError(f"method {name!r} is unknown; choose from {sorted(known)} (see `anchormi objectives`).")
-            if self.mode == "stream" and name in CLASSICAL_METHODS:
+            if self.mode == "stream" and name in CLASSICAL:
                 raise ValueError(
                     f"method {name!r} has no streaming mode (it trains nothing); run it in a fixed-N sweep (mode='fixed')."
                 )
-        for target in self.compare:
-            from .compare import COMPARE_TARGETS
-
-            specs += [(f"{COMPARE_PREFIX}{name}", {}) for name in COMPARE_TARGETS[target]]
         return specs
 
     def task_specs(self) -> list[tuple[str, dict[str, Any]]]:
@@ -165,14 +153,14 @@ class SweepConfig:
         cells: dict[str, Cell] = {}
         for task, task_params in self.task_specs():
             for method, method_params in self.method_specs():
-                trains = method not in CLASSICAL_METHODS and not method.startswith(COMPARE_PREFIX)
+                trains = method not in CLASSICAL
                 for critic in (self.critics if trains else [NOT_APPLICABLE]):
                     for n in (self.n if self.mode == "fixed" else [None]):
                         for seed in self.seeds:
                             cell = Cell(
                                 kind=self.mode, task=task, task_params=task_params, method=method,
                                 method_params=method_params, critic=critic, seed=int(seed), n=n,
-                                estimator=estimator if trains or method.startswith(COMPARE_PREFIX) else {},
+                                estimator=estimator if trains else {},
                                 levels=[float(v) for v in self.levels] if self.mode == "stream" else None,
                                 steps_per_level=int(self.steps_per_level) if self.mode == "stream" else None,
                             )

@@ -24,17 +24,22 @@ STUDY_METHODS = (*STUDY_OBJECTIVES, "anchor:nu=1")
 STAIRCASE_LEVELS = (2.0, 4.0, 6.0, 8.0, 10.0)
 
 
-def staircase_config(quick: bool = False) -> SweepConfig:
-    """The staircase protocol; quick: separable critic only, 100 steps per level."""
+def staircase_config(quick: bool = False, steps_per_level: int | None = None) -> SweepConfig:
+    """The staircase protocol; quick: separable critic only, 100 steps per level.
+
+    ``steps_per_level`` overrides the protocol's 4,000 (quick: 100); the title states the count.
+    """
+    steps = steps_per_level if steps_per_level is not None else (100 if quick else 4000)
     return SweepConfig(
-        title="Staircase reproduction (streaming, Song & Ermon 2020 protocol)" + (" (quick)" if quick else ""),
+        title=f"Staircase reproduction (streaming, Song & Ermon 2020 protocol), {steps} steps per level"
+        + (" (quick)" if quick else ""),
         mode="stream",
         tasks=["gaussian:dim=20", "cubic:dim=20"],
         methods=list(STUDY_METHODS),
         critics=["separable"] if quick else ["separable", "joint"],
         seeds=[0],
         levels=list(STAIRCASE_LEVELS),
-        steps_per_level=100 if quick else 4000,
+        steps_per_level=steps,
         burn_in=0.5,
         estimator={"batch_size": 64, "lr": 5e-4, "hidden": [256, 256], "embed_dim": 32},
         out="reproduce_output/staircase" + ("-quick" if quick else ""),

@@ -1,22 +1,23 @@
-"""``anchormi reproduce ssl`` and ``anchormi reproduce pmi``: registered on the reproduce sub-app.
+"""``anchormi reproduce ssl`` and ``anchormi reproduce pmi`` (``anchormi.pairs``): registered on the reproduce sub-app.
 
-    anchormi reproduce ssl [--quick] [--out DIR] [--epochs N] [--seeds N] [--objectives LIST] [--data PATH]
+    anchormi reproduce ssl [--quick] [--out DIR] [--epochs N] [--seeds 0,1,2] [--objectives LIST] [--data PATH]
     anchormi reproduce pmi [--quick] [--out DIR] [--runs N] [--objectives LIST] [--signal NATS] [--warp cubic]
 
 Objective lists are comma-separated registry names with optional parameters, e.g.
 ``infonce,anchor,spherical,anchor:nu=1``; "spherical" means ``anchor:rule=spherical``. Tables
-show every row's resolved loss parameters (registry defaults merged with the spec).
+show every row's resolved loss parameters (registry defaults merged with the spec). ``--seeds`` and
+``--progress`` are the options every experiment command shares (``anchormi.bench.options``).
 """
 
 from __future__ import annotations
 
 import os
-import shlex
-import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
+
+from ..bench.options import ProgressOption, SeedsOption, command_line, parse_seeds
 
 __all__ = ["register", "load_user_images"]
 
@@ -45,10 +46,6 @@ def load_user_images(path: Path):
     raise typer.BadParameter(f"{path}: pass a folder of images, a .npz with images and labels, or a .npy of images.")
 
 
-def _command_line() -> str:
-    return "anchormi " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv and "anchormi" in sys.argv[0] else ""
-
-
 def register(reproduce_app: typer.Typer) -> None:
     """Add the ``ssl`` and ``pmi`` commands to ``anchormi reproduce``."""
 
@@ -57,14 +54,14 @@ def register(reproduce_app: typer.Typer) -> None:
         out: Path = typer.Option(Path("reproduce_ssl"), help="output folder; rerunning with the same folder resumes."),
         quick: bool = typer.Option(False, "--quick", help="tiny CI run (seconds): 1 seed, 2 epochs, small model, 400 images."),
         epochs: Optional[int] = typer.Option(None, help="epochs per run (full default 100)."),
-        seeds: Optional[int] = typer.Option(None, help="number of seeds 0..N-1 (full default 3)."),
+        seeds: SeedsOption = None,
         objectives: Optional[str] = typer.Option(None, help="comma list (default infonce,anchor,anchor:nu=1,chi2,nce,spherical; anchor uses the library default nu, anchor:nu=1 the paper's)."),
         batch_size: Optional[int] = typer.Option(None, help="images per step (full default 256)."),
         temperature: Optional[float] = typer.Option(None, help="cosine critic tau (default 0.5)."),
         max_images: Optional[int] = typer.Option(None, help="use a stratified subset of this many images."),
         data: Optional[Path] = typer.Option(None, exists=True, help="labelled images: a folder with class subfolders or a .npz with images and labels (default: scikit-learn digits)."),
         device: str = typer.Option("auto", help="auto (GPU when present) | cpu | cuda."),
-        progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="per-run progress bars (default: only at a terminal)."),
+        progress: ProgressOption = None,
     ) -> None:
         """SimCLR-style training with InfoNCE, anchor, chi2, NCE (K=1) and spherical: probe, CKA, alignment/uniformity."""
         from .reproduce_ssl import SSLSettings, reproduce_ssl
@@ -72,15 +69,16 @@ def register(reproduce_app: typer.Typer) -> None:
         os.environ.setdefault("MPLBACKEND", "Agg")
         overrides = {"epochs": epochs, "batch_size": batch_size, "temperature": temperature, "max_images": max_images}
         overrides = {k: v for k, v in overrides.items() if v is not None}
-        if seeds is not None:
-            overrides["seeds"] = tuple(range(seeds))
+        seed_list = parse_seeds(seeds)  # the seeds themselves (default 0,1,2; quick 0), as in bench
+        if seed_list is not None:
+            overrides["seeds"] = tuple(seed_list)
         if objectives is not None:
             overrides["objectives"] = tuple(_split(objectives))
         settings = SSLSettings.quick(**overrides) if quick else SSLSettings.full(**overrides)
         try:
             images = load_user_images(data) if data is not None else None
             reproduce_ssl(out, settings, data=images, data_name=str(data) if data else "digits", device=device,
-                          progress=progress, echo=typer.echo, command=_command_line() or "anchormi reproduce ssl")
+                          progress=progress, echo=typer.echo, command=command_line("anchormi reproduce ssl"))
         except ValueError as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(code=2)
@@ -99,7 +97,7 @@ def register(reproduce_app: typer.Typer) -> None:
         device: str = typer.Option("auto", help="auto (GPU when present) | cpu | cuda."),
     ) -> None:
         """Score held-out candidate pairs by estimated PMI; AUROC across y and within y, and the offset log Z(y)."""
-        from .reproduce_pmi import PMISettings, reproduce_pmi
+        from ..pairs.reproduce import PMISettings, reproduce_pmi
 
         os.environ.setdefault("MPLBACKEND", "Agg")
         overrides = {"runs": runs, "signal": signal, "warp": warp, "n_train": n_train, "max_steps": max_steps, "critic": critic}
@@ -108,7 +106,7 @@ def register(reproduce_app: typer.Typer) -> None:
             overrides["objectives"] = tuple(_split(objectives))
         settings = PMISettings.quick(**overrides) if quick else PMISettings.full(**overrides)
         try:
-            reproduce_pmi(out, settings, device=device, echo=typer.echo, command=_command_line() or "anchormi reproduce pmi")
+            reproduce_pmi(out, settings, device=device, echo=typer.echo, command=command_line("anchormi reproduce pmi"))
         except ValueError as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(code=2)
