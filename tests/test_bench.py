@@ -106,13 +106,11 @@ def test_streaming_rejects_classical_methods_and_mi_arguments():
         tiny_stream(tasks=["gaussian:dim=3,mi=2"]).cells()
 
 
-def test_compare_without_torch_mist_says_how_to_install():
-    import importlib.util
-
-    if importlib.util.find_spec("torch_mist") is not None:
-        pytest.skip("torch-mist is installed here")
-    with pytest.raises(RuntimeError, match=r"pip install 'anchormi\[compare\]'"):
-        tiny_fixed(compare=["torch-mist"]).cells()
+def test_removed_compare_key_is_refused_as_unknown(tmp_path):
+    path = tmp_path / "sweep.toml"
+    path.write_text('mode = "fixed"\ncompare = ["torch-mist"]\n')
+    with pytest.raises(ValueError, match="unknown key.*compare"):
+        load_config(path)
 
 
 # ---- cells ---------------------------------------------------------------------------------------
@@ -159,6 +157,18 @@ def test_fixed_summary_formulas_on_a_hand_made_table():
     assert a["rmse"] ** 2 == pytest.approx(a["bias"] ** 2 + 2 / 3 * a["sd"] ** 2)
 
 
+def test_fixed_summary_counts_divergence_nonfinite_and_far_off_estimates():
+    # One group, truth 2: a finite but absurd estimate (NWJ at 7e5), an infinite one, a sane one.
+    table = pd.DataFrame({
+        "kind": "fixed", "task": "a", "family": "f", "n": 100, "method": "nwj", "critic": "c", "truth": 2.0,
+        "estimate": [7e5, np.inf, 1.9, -4.5], "seconds": 1.0, "diverged": [False, True, False, False],
+    })
+    row = summarize_fixed(table).iloc[0]
+    assert row["diverged"] == 1 and row["n_nonfinite"] == 1
+    assert row["n_far_off"] == 2  # 7e5 and -4.5 (|error| 6.5 > 3 x 2); 1.9 is fine
+    assert not math.isfinite(row["rmse"])  # nothing is dropped from the statistics
+
+
 def test_stream_summary_uses_settled_steps_per_level():
     steps_per_level = 4
     estimate = [9, 9, 1.0, 3.0, 9, 9, 2.0, 2.0]  # the first half of each level is burn-in
@@ -180,7 +190,7 @@ def test_stream_summary_uses_settled_steps_per_level():
 
 
 def test_fixed_sweep_writes_table_summary_figures_and_report(tmp_path):
-    config = tiny_fixed(n=[300, 400], seeds=[0])
+    config = tiny_fixed(n=[400, 500], seeds=[0])
     outcome = run_sweep(config, out_dir=tmp_path, executor=SerialExecutor())
     # 2 tasks x (2 trained + 1 classical) x 2 N x 1 seed
     assert outcome.table.shape[0] == 12 and outcome.ran == 12 and not outcome.failures
@@ -194,7 +204,8 @@ def test_fixed_sweep_writes_table_summary_figures_and_report(tmp_path):
         assert data.startswith(PNG_SIGNATURE) and len(data) > 5_000
     report = (tmp_path / "report.md").read_text()
     assert "## RMSE" in report and "](figures/bias_vs_mi.png)" in report and "](figures/error_vs_n.png)" in report
-    assert json.loads((tmp_path / "sweep.json").read_text())["n"] == [300, 400]
+    assert "error bars: ±1 sd over seeds" in report and "n_far_off" in report
+    assert json.loads((tmp_path / "sweep.json").read_text())["n"] == [400, 500]
 
 
 def test_stream_sweep_writes_steps_and_staircase_figure(tmp_path):
@@ -206,6 +217,73 @@ def test_stream_sweep_writes_steps_and_staircase_figure(tmp_path):
     for critic in ("separable", "joint"):
         assert (tmp_path / "figures" / f"staircase_gaussian-d3_{critic}.png").read_bytes().startswith(PNG_SIGNATURE)
     assert "](figures/staircase_gaussian-d3_joint.png)" in (tmp_path / "report.md").read_text()
+
+
+# ---- figures ---------------------------------------------------------------------------------------
+
+
+def test_every_method_has_one_distinct_colour_in_every_figure():
+    from anchormi.bench.figures import METHOD_COLORS, method_colors
+    from anchormi.bench.reproduce import STUDY_METHODS
+
+    labels = [label(*parse_spec(spec, "method")) for spec in (*STUDY_METHODS, "gaussian", "ksg", "fdiv", "anchor:rule=brier")]
+    colors = method_colors(labels)
+    assert len(set(colors.values())) == len(labels) == len(colors)
+    assert method_colors(list(reversed(labels))) == colors
+    assert method_colors(["smile", "infonce"]) == {"smile": colors["smile"], "infonce": colors["infonce"]}
+    assert colors["anchor"] == METHOD_COLORS["anchor"] and colors["anchor[nu=1]"] == METHOD_COLORS["anchor[nu=1]"]
+
+
+@pytest.fixture()
+def saved_figures(monkeypatch):
+    """File name -> the matplotlib Figure that bench.figures saved under it."""
+    from anchormi.bench import figures
+
+    saved = {}
+    real_save = figures._save
+
+    def capture(figure, path):
+        saved[path.name] = figure
+        return real_save(figure, path)
+
+    monkeypatch.setattr(figures, "_save", capture)
+    return saved
+
+
+def _legend(figure) -> list[str]:
+    return [text.get_text() for ax in figure.axes if ax.get_legend() for text in ax.get_legend().get_texts()]
+
+
+def test_fixed_figures_say_sd_over_seeds_and_mark_off_scale_series(tmp_path, saved_figures):
+    from anchormi.bench import figures
+
+    summary = pd.DataFrame({
+        "task": ["g1", "g2"] * 2, "family": "g", "truth": [1.0, 2.0] * 2, "n": 100, "critic": "separable",
+        "method": ["anchor", "anchor", "nwj", "nwj"], "mean_estimate": [1.0, 2.1, 1.0, 7e5],
+        "bias": [0.0, 0.1, 0.0, 7e5 - 2], "sd": [0.1, 0.1, 0.1, 3e5], "rmse": [0.1, 0.1, 0.1, 7e5],
+    })
+    figures.estimate_figure(summary, tmp_path / "estimate.png")
+    figures.bias_figure(summary, tmp_path / "bias.png", "fixed")
+    for name in ("estimate.png", "bias.png"):
+        figure = saved_figures[name]
+        assert "error bars: ±1 sd over seeds" in figure._suptitle.get_text()
+        assert "nwj (off scale)" in _legend(figure) and "anchor" in _legend(figure)
+
+
+def test_stream_figures_give_steps_per_level_and_what_the_bars_are(tmp_path, saved_figures):
+    config = tiny_stream(methods=["anchor"], critics=["separable"])
+    run_sweep(config, out_dir=tmp_path, executor=SerialExecutor())
+    assert "12 steps per level" in saved_figures["staircase_gaussian-d3_separable.png"]._suptitle.get_text()
+    assert "sd of the per-step estimate" in saved_figures["bias_vs_mi.png"]._suptitle.get_text()
+    assert "sd of the per-step estimate" in (tmp_path / "report.md").read_text()
+
+
+def test_quick_staircase_title_states_the_steps_per_level():
+    from anchormi.bench.reproduce import staircase_config
+
+    assert "100 steps per level" in staircase_config(quick=True).title
+    config = staircase_config(quick=True, steps_per_level=6)
+    assert "6 steps per level" in config.title and config.steps_per_level == 6
 
 
 class CountingCells:
@@ -335,6 +413,24 @@ def test_cli_bench_runs_a_sweep_and_prints_the_summary(cli_app, tmp_path):
     assert len(pd.read_csv(tmp_path / "results.csv")) == 2 and (tmp_path / "report.md").exists()
 
 
+def test_bench_and_reproduce_commands_share_one_run_option_block(cli_app):
+    import click
+
+    root = typer.main.get_command(cli_app)
+    context = click.Context(root)
+    reproduce = root.get_command(context, "reproduce")
+    commands = {"bench": root.get_command(context, "bench"),
+                "staircase": reproduce.get_command(context, "staircase"), "images": reproduce.get_command(context, "images")}
+    shared = ["--workers", "--dask", "--dask-local", "--format", "--figures", "--progress", "--seeds"]
+    helps = {}
+    for name, command in commands.items():
+        options = {option: param for param in command.params for option in param.opts}
+        assert set(shared) <= set(options), name
+        assert "--compare" not in options, name
+        helps[name] = [options[option].help for option in shared]
+    assert helps["bench"] == helps["staircase"] == helps["images"]
+
+
 def test_cli_bench_reports_bad_input_cleanly(cli_app, tmp_path):
     result = CliRunner().invoke(cli_app, ["bench", "-m", "nope", "--workers", "0", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "unknown" in result.output
@@ -353,7 +449,7 @@ def test_cli_reproduce_staircase_and_images_quick(cli_app, tmp_path):
     assert (tmp_path / "s" / "figures" / "staircase_gaussian-d4_separable.png").exists()
 
     images = runner.invoke(cli_app, [
-        "reproduce", "images", "--quick", "--ks", "1,2", "--n", "300", "--max-steps", "20", "--methods", "anchor,infonce",
+        "reproduce", "images", "--quick", "--ks", "1,2", "--n", "1500", "--max-steps", "20", "--methods", "anchor,infonce",
         "--workers", "0", "--out", str(tmp_path / "i"),
     ])
     assert images.exit_code == 0, images.output

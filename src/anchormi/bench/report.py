@@ -8,6 +8,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..files import atomic_write_table, atomic_write_text, format_number, markdown_table
@@ -29,7 +30,7 @@ def console_table(frame: pd.DataFrame, index: bool = False, digits: int = 3) -> 
 def stream_tables(summary: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per-method rows pooled over levels, RMSE by level with levels as columns)."""
     pooled = summary[summary["level"] == ALL_LEVELS][
-        ["family", "critic", "method", "bias", "sd", "rmse", "seconds_per_step", "diverged", "n_nonfinite"]
+        ["family", "critic", "method", "bias", "sd", "rmse", "seconds_per_step", "diverged", "n_nonfinite", "n_far_off"]
     ].rename(columns={"seconds_per_step": "s/step"})
     by_level = summary[summary["level"] != ALL_LEVELS]
     pivot = by_level.pivot_table(index=["family", "critic", "method"], columns="truth", values="rmse", aggfunc="first", sort=False)
@@ -83,6 +84,39 @@ def write_outputs(outcome: Any, config: Any, out_dir: Path, figures: bool = True
     return files
 
 
+def _flag_lines(table: pd.DataFrame, summary: pd.DataFrame, mode: str) -> list[str]:
+    """The "Divergences, far-off estimates and warnings" section: one line per flagged cell."""
+    from .summary import FAR_OFF_FACTOR, far_off
+
+    if table.empty:
+        return []
+    wild = np.zeros(len(table), dtype=bool)
+    if mode == "fixed":
+        estimates, truths = table["estimate"].to_numpy(dtype=float), table["truth"].to_numpy(dtype=float)
+        wild = ~np.isfinite(estimates) | far_off(estimates, truths)
+    flagged = table[table["diverged"].astype(bool).to_numpy() | wild | (table["warnings"] != "").to_numpy()]
+    lines = []
+    for row, is_wild in zip(flagged.itertuples(index=False), wild[table.index.get_indexer(flagged.index)]):
+        notes = []
+        if row.diverged:
+            notes.append(f"diverged ({row.stop_reason})")
+        if is_wild:
+            notes.append(f"estimate {format_number(float(row.estimate))} vs truth {format_number(float(row.truth))}")
+        if row.warnings:
+            notes.append(row.warnings)
+        lines.append(f"- {row.task} / {row.method} / {row.critic} / seed {row.seed}: {'; '.join(notes)}")
+    if mode == "stream" and not summary.empty:
+        pooled = summary[(summary["level"] == ALL_LEVELS) & ((summary["n_far_off"] > 0) | (summary["n_nonfinite"] > 0))]
+        for row in pooled.itertuples(index=False):
+            lines.append(f"- {row.family} / {row.method} / {row.critic}: {row.n_far_off} settled steps far off, "
+                         f"{row.n_nonfinite} non-finite, of {row.steps}")
+    if not lines:
+        return []
+    header = (f"A cell is far off when |estimate − truth| > {FAR_OFF_FACTOR:g} × max(truth, 1 nat); "
+              "diverged means the estimator stopped on a non-finite loss.")
+    return ["## Divergences, far-off estimates and warnings", "", header, "", *lines, ""]
+
+
 def render_report(outcome: Any, config: Any, figure_paths: dict[str, Path], out_dir: Path, command: str | None,
                   executor_description: str) -> str:
     table, summary = outcome.table, outcome.summary
@@ -118,6 +152,15 @@ def render_report(outcome: Any, config: Any, figure_paths: dict[str, Path], out_
             "seconds = mean wall time of one `estimate` call.",
             "",
         ]
+    from .summary import FAR_OFF_FACTOR
+
+    unit = "settled steps" if config.mode == "stream" else "cells"
+    lines += [
+        f"Flags: `diverged` counts cells whose estimator stopped on a non-finite loss (`result.info['diverged']`); "
+        f"`n_nonfinite` and `n_far_off` count {unit} with a NaN/infinite estimate and with "
+        f"|estimate − truth| > {FAR_OFF_FACTOR:g} × max(truth, 1 nat). No value is dropped from bias, sd or RMSE.",
+        "",
+    ]
     if not outcome.rmse.empty:
         label = "all levels, settled steps" if config.mode == "stream" else "over seeds"
         lines += [f"## RMSE (nats, {label})", "", markdown_table(outcome.rmse, index=True), ""]
@@ -133,16 +176,12 @@ def render_report(outcome: Any, config: Any, figure_paths: dict[str, Path], out_
         lines += [f"All rows: `summary.csv`. Per-cell results: `results.{suffix}`"
                   + (f"; per-step estimates: `steps.{suffix}`." if config.mode == "stream" else "."), ""]
     if figure_paths:
-        lines += ["## Figures", ""]
+        from .figures import ERROR_BAR_NOTE
+
+        lines += ["## Figures", "", f"In the bias and estimate figures, {ERROR_BAR_NOTE[config.mode]}.", ""]
         for name, path in figure_paths.items():
             lines += [f"### {name}", "", f"![{name}]({path.relative_to(out_dir).as_posix()})", ""]
-    flagged = table[table["diverged"].astype(bool) | (table["warnings"] != "")] if not table.empty else table
-    if not flagged.empty:
-        lines += ["## Divergences and warnings", ""]
-        for row in flagged.itertuples(index=False):
-            note = row.stop_reason if row.diverged else ""
-            lines.append(f"- {row.task} / {row.method} / {row.critic} / seed {row.seed}: {note} {row.warnings}".rstrip())
-        lines.append("")
+    lines += _flag_lines(table, summary, config.mode)
     if outcome.failures:
         lines += ["## Failed cells (retried on the next run)", ""]
         for cell, failure in outcome.failures:

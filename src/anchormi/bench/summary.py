@@ -17,23 +17,41 @@ import numpy as np
 import pandas as pd
 
 ALL_LEVELS = "all"
+# An estimate is "far off" when |estimate - truth| > FAR_OFF_FACTOR x max(truth, 1 nat): below
+# -2 x truth or above 4 x truth, which no working MI estimator reaches by sampling noise alone.
+FAR_OFF_FACTOR = 3.0
 
 
-def _stats(errors: np.ndarray, estimates: np.ndarray) -> dict[str, float]:
+def far_off(estimates: np.ndarray, truths: np.ndarray) -> np.ndarray:
+    """Boolean mask of finite estimates whose error is far above the truth (see ``FAR_OFF_FACTOR``)."""
+    estimates = np.asarray(estimates, dtype=float)
+    truths = np.asarray(truths, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(estimates) & (np.abs(estimates - truths) > FAR_OFF_FACTOR * np.maximum(np.abs(truths), 1.0))
+
+
+def _stats(estimates: np.ndarray, truths: np.ndarray) -> dict[str, float]:
+    """bias, sd, rmse over every value (a non-finite estimate makes them non-finite: nothing is
+    dropped), and the count of non-finite and of far-off estimates."""
     finite = np.isfinite(estimates)
-    return {
-        "bias": float(np.mean(errors)) if len(errors) else np.nan,
-        "sd": float(np.std(estimates, ddof=1)) if len(estimates) > 1 else np.nan,
-        "rmse": float(np.sqrt(np.mean(errors**2))) if len(errors) else np.nan,
-        "n_nonfinite": int((~finite).sum()),
-    }
+    with np.errstate(invalid="ignore", over="ignore"):
+        errors = estimates - truths
+        return {
+            "bias": float(np.mean(errors)) if len(errors) else np.nan,
+            "sd": float(np.std(estimates, ddof=1)) if len(estimates) > 1 else np.nan,
+            "rmse": float(np.sqrt(np.mean(errors**2))) if len(errors) else np.nan,
+            "n_nonfinite": int((~finite).sum()),
+            "n_far_off": int(far_off(estimates, truths).sum()),
+        }
 
 
 def summarize_fixed(table: pd.DataFrame) -> pd.DataFrame:
     """One row per (task, n, method, critic) of fixed-N cells.
 
     Columns: task, family, truth, n, method, critic, cells, mean_estimate, bias, sd, rmse,
-    seconds (mean wall time per cell), diverged (cells that hit a non-finite loss), n_nonfinite.
+    seconds (mean wall time per cell), diverged (cells whose estimator reported a non-finite
+    loss: ``result.info["diverged"]``), n_nonfinite (cells with a NaN or infinite estimate) and
+    n_far_off (cells with a finite estimate but |error| > FAR_OFF_FACTOR x max(truth, 1)).
     """
     fixed = table[table["kind"] == "fixed"]
     rows = []
@@ -43,11 +61,11 @@ def summarize_fixed(table: pd.DataFrame) -> pd.DataFrame:
         rows.append({
             "task": task, "family": group["family"].iloc[0], "truth": float(truths[0]), "n": int(n),
             "method": method, "critic": critic, "cells": len(group), "mean_estimate": float(np.mean(estimates)),
-            **_stats(estimates - truths, estimates), "seconds": float(group["seconds"].mean()),
+            **_stats(estimates, truths), "seconds": float(group["seconds"].mean()),
             "diverged": int(group["diverged"].astype(bool).sum()),
         })
     columns = ["task", "family", "truth", "n", "method", "critic", "cells", "mean_estimate", "bias", "sd", "rmse",
-               "seconds", "diverged", "n_nonfinite"]
+               "seconds", "diverged", "n_nonfinite", "n_far_off"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -64,7 +82,9 @@ def summarize_stream(steps: pd.DataFrame, table: pd.DataFrame, steps_per_level: 
 
     ``steps`` is the per-step table (key, step, level, truth, estimate, ...) and ``table`` the
     per-cell table (for seconds per step and divergence). Columns: family, critic, method, level,
-    truth, steps, mean_estimate, bias, sd, rmse, n_nonfinite, seconds_per_step, diverged.
+    truth, steps, mean_estimate, bias, sd, rmse, n_nonfinite and n_far_off (settled steps with a
+    non-finite or far-off estimate), seconds_per_step, diverged (cells whose estimator reported a
+    non-finite loss).
     """
     cells = table[table["kind"] == "stream"].set_index("key")
     merged = settled_steps(steps, steps_per_level, burn_in).join(cells[["family", "critic", "method"]], on="key")
@@ -80,12 +100,10 @@ def summarize_stream(steps: pd.DataFrame, table: pd.DataFrame, steps_per_level: 
             truths = part["truth"].to_numpy(dtype=float)
             rows.append({
                 "family": family, "critic": critic, "method": method, "level": str(int(level)), "truth": float(truths[0]),
-                "steps": len(part), "mean_estimate": float(np.mean(estimates)), **_stats(estimates - truths, estimates),
+                "steps": len(part), "mean_estimate": float(np.mean(estimates)), **_stats(estimates, truths),
                 **timing,
             })
-        estimates = group["estimate"].to_numpy(dtype=float)
-        errors = estimates - group["truth"].to_numpy(dtype=float)
-        pooled = _stats(errors, estimates)
+        pooled = _stats(group["estimate"].to_numpy(dtype=float), group["truth"].to_numpy(dtype=float))
         # Pooled sd: the root mean within-level variance (the levels' means differ by design).
         pooled["sd"] = float(np.sqrt(np.mean([v for v in group.groupby("level")["estimate"].var(ddof=1) if np.isfinite(v)] or [np.nan])))
         rows.append({
@@ -93,7 +111,7 @@ def summarize_stream(steps: pd.DataFrame, table: pd.DataFrame, steps_per_level: 
             "steps": len(group), "mean_estimate": np.nan, **pooled, **timing,
         })
     columns = ["family", "critic", "method", "level", "truth", "steps", "mean_estimate", "bias", "sd", "rmse",
-               "n_nonfinite", "seconds_per_step", "diverged"]
+               "n_nonfinite", "n_far_off", "seconds_per_step", "diverged"]
     return pd.DataFrame(rows, columns=columns)
 
 
