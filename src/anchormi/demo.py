@@ -8,9 +8,22 @@ import warnings
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
 DEMO_METHODS = ("anchor", "infonce", "nwj", "smile", "ksg")
+
+
+def plot_range(truth: float) -> tuple[float, float]:
+    """The figure's y-range in nats, [-0.5, 1.5 x truth + 1]: wide enough for every sane estimate,
+    narrow enough that one blown-up curve (NWJ can reach -300 nats) does not flatten the rest."""
+    return -0.5, 1.5 * truth + 1.0
+
+
+def off_scale(values: np.ndarray, low: float, high: float) -> bool:
+    """True when any value is non-finite or outside [low, high]."""
+    values = np.asarray(values, dtype=float)
+    return bool((~np.isfinite(values)).any() or (values < low).any() or (values > high).any())
 
 
 def run_demo(
@@ -25,7 +38,9 @@ def run_demo(
     """Estimate MI with anchor, InfoNCE, NWJ, SMILE and KSG; print a table, save a figure.
 
     Returns the table (method, estimate, stderr, truth, error, seconds), also written to
-    ``out_dir/demo_results.csv``; the training curves go to ``out_dir/training_curves.png``.
+    ``out_dir/demo_results.csv``; the held-out estimate curves go to ``out_dir/training_curves.png``.
+    The figure shows only estimates in nats (never a loss) on ``plot_range(truth)``; a curve that
+    leaves that range is marked "off scale" in the legend and gets a warning line in the output.
     """
     import matplotlib
 
@@ -34,6 +49,8 @@ def run_demo(
 
     import anchormi
     from anchormi import tasks
+    from anchormi.classical import CLASSICAL
+    from anchormi.files import atomic_write_table
 
     task = tasks.gaussian(dim=dim, mi=mi)
     x, y = task.sample(n, seed=seed)
@@ -42,7 +59,7 @@ def run_demo(
     rows, results = [], {}
     for method in DEMO_METHODS:
         started = time.perf_counter()
-        kwargs = {"seed": seed} if method == "ksg" else {"seed": seed, "batch_size": batch_size}
+        kwargs = {"seed": seed} if method in CLASSICAL else {"seed": seed, "batch_size": batch_size}
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             result = anchormi.estimate(x, y, method=method, **kwargs)
@@ -55,8 +72,7 @@ def run_demo(
         })
         echo(f"  {method:8s} done in {seconds:5.1f} s")
     table = pd.DataFrame(rows)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out_dir / "demo_results.csv", index=False)
+    atomic_write_table(out_dir / "demo_results.csv", table)
 
     echo("")
     echo(f"{'method':9s} {'readout':8s} {'estimate':>9s} {'stderr':>7s} {'truth':>7s} {'error':>7s} {'time':>7s}")
@@ -66,20 +82,40 @@ def run_demo(
     echo("")
     echo(f"InfoNCE cannot exceed log B = {math.log(batch_size):.3f} nats; the anchor's plug-in has no such ceiling.")
 
+    low, high = plot_range(task.mi)
+    curves, far_labels = {}, {}
+    for method, result in results.items():
+        # The held-out estimate only: a loss (or its negative) is not an MI value in nats.
+        curve = result.history[["step", "val_estimate"]].dropna(subset=["step"]) if len(result.history) else None
+        values = curve["val_estimate"].to_numpy(dtype=float) if curve is not None else np.array([result.mi])
+        if off_scale(values, low, high):
+            finite = values[np.isfinite(values)]
+            extreme = float(finite[np.argmax(np.abs(finite - task.mi))]) if finite.size else float("nan")
+            far_labels[method] = f"off scale: reaches {extreme:.3g}"
+            where = "during training" if curve is not None else "(final estimate)"
+            echo(f"warning: {method}'s held-out estimate went far off {where}: {extreme:.4g} nats against the truth "
+                 f"{task.mi:.3f}; its curve leaves the plotted range [{low:g}, {high:g}].")
+        if curve is not None:
+            curves[method] = curve
+
     figure, axes = plt.subplots(figsize=(7, 4))
     for method, result in results.items():
-        if len(result.history):
-            axes.plot(result.history["step"], result.history["val_estimate"], label=f"{method} (held-out)")
+        note = f", {far_labels[method]}" if method in far_labels else ""
+        if method in curves:
+            values = curves[method]["val_estimate"].to_numpy(dtype=float)
+            axes.plot(curves[method]["step"], np.where(np.isfinite(values), values, np.nan),
+                      label=f"{method} (held-out estimate{note})")
         else:
-            axes.axhline(result.mi, color="grey", ls=":", label=f"{method} = {result.mi:.2f}")
+            axes.axhline(result.mi, color="grey", ls=":", label=f"{method} = {result.mi:.2f}{note}")
     axes.axhline(task.mi, color="k", ls="--", label="true MI")
     axes.axhline(math.log(batch_size), color="C1", ls=":", lw=1, label="log B (InfoNCE ceiling)")
     axes.set_xlabel("training step")
-    axes.set_ylabel("MI estimate (nats)")
+    axes.set_ylabel("held-out MI estimate (nats)")
     axes.set_title(f"anchormi demo: {task.name}, n={n}")
-    axes.set_ylim(bottom=min(0.0, axes.get_ylim()[0]), top=task.mi * 1.5)
-    axes.legend(fontsize=8)
+    axes.set_ylim(low, high)
+    axes.legend(fontsize=7)
     figure.tight_layout()
+    out_dir.mkdir(parents=True, exist_ok=True)
     figure.savefig(out_dir / "training_curves.png", dpi=120)
     plt.close(figure)
     echo(f"saved {out_dir / 'training_curves.png'} and {out_dir / 'demo_results.csv'}")
