@@ -8,6 +8,7 @@ Every critic offers:
 
 from __future__ import annotations
 
+import copy
 from typing import Sequence
 
 import torch
@@ -167,3 +168,73 @@ def make_critic(
     if name == "cosine":
         return CosineCritic(mlp(dim_x, hidden, embed_dim, activation), mlp(dim_y, hidden, embed_dim, activation), tau=tau)
     raise ValueError(f"critic={name!r} is unknown; choose one of {list(CRITICS)} or pass an nn.Module critic.")
+
+
+class StackedCritic(nn.Module):
+    """F independent critics of one architecture trained as one model: their weights are stacked
+    along a leading member axis and evaluated with ``torch.func.vmap``, so one optimiser step
+    trains all of them with batched matrix products (cross-fitting folds, seeds).
+
+    Shape:
+        x: (F, B, dim_x), y: (F, B, dim_y) -> pairwise (F, B, B), pointwise (F, B).
+    """
+
+    def __init__(self, critics: Sequence[nn.Module]):
+        super().__init__()
+        if len(critics) < 1:
+            raise ValueError("StackedCritic needs at least one critic.")
+        wrapped = [_Dispatch(critic) for critic in critics]
+        params, buffers = torch.func.stack_module_state(wrapped)
+        self.n_members = len(critics)
+        # The template holds the architecture only; its own tensors live on the meta device.
+        self._template = [copy.deepcopy(wrapped[0]).to("meta")]
+        self._param_names = list(params)
+        self._buffer_names = list(buffers)
+        for index, name in enumerate(self._param_names):
+            self.register_parameter(f"p{index}", nn.Parameter(params[name].detach().clone()))
+        for index, name in enumerate(self._buffer_names):
+            self.register_buffer(f"b{index}", buffers[name].detach().clone())
+
+    def _state(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        params = {name: getattr(self, f"p{index}") for index, name in enumerate(self._param_names)}
+        buffers = {name: getattr(self, f"b{index}") for index, name in enumerate(self._buffer_names)}
+        return params, buffers
+
+    def _call(self, method: str, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        template = self._template[0]
+
+        def one(params, buffers, x_member, y_member):
+            return torch.func.functional_call(template, (params, buffers), (x_member, y_member), {"method": method})
+
+        return torch.func.vmap(one)(*self._state(), x, y)
+
+    def pairwise(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self._call("pairwise", x, y)
+
+    def pointwise(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self._call("pointwise", x, y)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.pairwise(x, y)
+
+    def unstack(self) -> list[nn.Module]:
+        """F ordinary critics holding the current weights of each member (on this module's device)."""
+        params, buffers = self._state()
+        members = []
+        for member in range(self.n_members):
+            critic = copy.deepcopy(self._template[0]).to_empty(device=next(iter(params.values())).device)
+            state = {name: tensor[member].detach().clone() for name, tensor in {**params, **buffers}.items()}
+            critic.load_state_dict(state)
+            members.append(critic.inner.eval())
+        return members
+
+
+class _Dispatch(nn.Module):
+    """Routes functional_call to any critic's pairwise or pointwise (forward takes the method name)."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor, method: str = "pairwise") -> torch.Tensor:
+        return getattr(self.inner, method)(x, y)

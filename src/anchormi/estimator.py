@@ -9,6 +9,7 @@ in "_"; use before ``fit`` raises ``sklearn.exceptions.NotFittedError``.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 import warnings
 from dataclasses import dataclass
@@ -27,14 +28,14 @@ from ._validation import (
     Constraint, boolean, check_pair, fraction, integer_at_least, nonnegative_int, nonnegative_real, one_of, optional,
     positive_int, positive_real, validate_params,
 )
-from .critics import ACTIVATIONS, CRITICS, make_critic
+from .critics import ACTIVATIONS, CRITICS, StackedCritic, make_critic
 from .diagnostics import (
     calibration_check, data_checks, fold_agreement_check, permutation_pvalue, permuted_log_ratios, training_checks,
 )
 from .intervals import pool_folds
 from .objectives.bounds import SMILE_TAU
 from .objectives.contrastive import resolve_k
-from .readouts import READOUTS, batch_readout, check_readout, heldout_loss, heldout_readout, pointwise_log_ratios
+from .readouts import BOUND_READOUTS, READOUTS, batch_readout, check_readout, heldout_loss, heldout_readout, pointwise_log_ratios
 from .result import MIResult
 from .runtime import auto_threads, progress_default, resolve_device, thread_limit
 from .trainer import TrainConfig, TrainOutcome, epoch_batches, train_streaming, train_with_validation
@@ -331,10 +332,7 @@ class MIEstimator(BaseEstimator):
         n_threads = self.n_threads or auto_threads(_flops_per_step(critic_probe, batch_size, dim_x, dim_y))
         del critic_probe
         with thread_limit(n_threads if device.type == "cpu" else None):
-            fold_fits = [
-                self._fit_fold(index, split, x_array, y_array, resolved, batch_size, device)
-                for index, split in enumerate(splits)
-            ]
+            fold_fits = self._fit_folds(splits, x_array, y_array, resolved, batch_size, device)
             result = self._crossfit_result(fold_fits, x_array, y_array, resolved, batch_size, device)
 
         # Fitted state, written only now that data and parameters have passed every check.
@@ -395,37 +393,77 @@ class MIEstimator(BaseEstimator):
                 critic = make_critic(self.critic, dim_x, dim_y, tuple(self.hidden), self.embed_dim, self.temperature, self.activation)
         return critic.to(device)
 
-    def _fit_fold(self, index: int, split: _Split, x: np.ndarray, y: np.ndarray, resolved: dict, batch_size: int, device: torch.device) -> _FoldFit:
+    def _fit_folds(self, splits: list[_Split], x: np.ndarray, y: np.ndarray, resolved: dict, batch_size: int, device: torch.device) -> list[_FoldFit]:
+        """Train one critic per fold as one stacked model: one optimiser step trains every fold,
+        each on its own training rows, with its own checkpoint chosen on its own validation rows."""
         objective, loss_params = resolved["objective"], resolved["loss_params"]
-        scalers = (StandardScaler(with_mean=self.standardize, with_std=self.standardize).fit(x[split.train]),
-                   StandardScaler(with_mean=self.standardize, with_std=self.standardize).fit(y[split.train]))
-        critic = self._build_critic(x.shape[1], y.shape[1], device, seed=int(self.seed) + index)
-        x_train, y_train = _tensors(scalers, x[split.train], y[split.train], device)
-        x_val, y_val = _tensors(scalers, x[split.val], y[split.val], device)
-        n_train = split.train.size
+        readout, offset, readout_params = resolved["readout"], resolved["offset"], resolved["readout_params"]
+        n_folds = len(splits)
+        scalers = [
+            (StandardScaler(with_mean=self.standardize, with_std=self.standardize).fit(x[split.train]),
+             StandardScaler(with_mean=self.standardize, with_std=self.standardize).fit(y[split.train]))
+            for split in splits
+        ]
+        critics = [self._build_critic(x.shape[1], y.shape[1], device, seed=int(self.seed) + index) for index in range(n_folds)]
+        stacked = StackedCritic(critics).to(device)
+        # Validation sets differ by at most a pair between folds; stacking needs one length.
+        n_val = min(split.val.size for split in splits)
+        train = [_tensors(scaler, x[split.train], y[split.train], device) for scaler, split in zip(scalers, splits)]
+        val = [_tensors(scaler, x[split.val[:n_val]], y[split.val[:n_val]], device) for scaler, split in zip(scalers, splits)]
+        x_val, y_val = torch.stack([v[0] for v in val]), torch.stack([v[1] for v in val])
+        sources = [
+            epoch_batches(x_fold, y_fold, batch_size, torch.Generator().manual_seed(int(self.seed) + index))
+            for index, (x_fold, y_fold) in enumerate(train)
+        ]
+
+        def batches(step: int) -> tuple[torch.Tensor, torch.Tensor]:
+            drawn = [source(step) for source in sources]
+            return torch.stack([b[0] for b in drawn]), torch.stack([b[1] for b in drawn])
+
+        states = [objective.make_state() if objective.make_state is not None else None for _ in range(n_folds)]
+        member_params = [dict(loss_params, state=state) if state is not None else loss_params for state in states]
+
+        def loss_fn(scores: torch.Tensor) -> torch.Tensor:
+            return torch.stack([objective.loss(scores[m], **member_params[m]) for m in range(n_folds)])
+
+        def evaluate(model: StackedCritic) -> tuple[np.ndarray, np.ndarray]:
+            losses, bound_values = [], []
+            for start in range(0, n_val - min(batch_size, n_val) + 1, min(batch_size, n_val)):
+                scores = model.pairwise(x_val[:, start : start + batch_size], y_val[:, start : start + batch_size])
+                losses.append([float(objective.loss(scores[m], **loss_params)) for m in range(n_folds)])
+                if readout != "plugin":
+                    bound = BOUND_READOUTS[readout]
+                    bound_values.append([float(bound(scores[m].cpu().double() - offset, **readout_params)) for m in range(n_folds)])
+            if readout == "plugin":
+                estimates = (model.pointwise(x_val, y_val) - offset).mean(dim=1).cpu().double().numpy()
+            else:
+                estimates = np.mean(bound_values, axis=0)
+            return np.mean(losses, axis=0), estimates
+
+        n_train = min(split.train.size for split in splits)
         max_steps = self.max_steps or auto_max_steps(n_train, batch_size)
         eval_every = self.eval_every or int(np.clip(max(1, n_train // batch_size), 25, 250))
         config = TrainConfig(
             max_steps=max_steps, lr=self.lr, weight_decay=self.weight_decay,
             eval_every=eval_every, patience=self.patience or max(1_000, 5 * eval_every),
             progress=progress_default() if self.progress is None else self.progress,
-            label=self.objective if self.folds == 1 else f"{self.objective} fold {index + 1}/{self.folds}",
+            label=self.objective if n_folds == 1 else f"{self.objective} x{n_folds} folds",
         )
-        state = objective.make_state() if objective.make_state is not None else None
-        train_params = dict(loss_params, state=state) if state is not None else loss_params
-
-        def evaluate(model: nn.Module) -> tuple[float, float]:
-            val_loss = heldout_loss(model, objective, loss_params, x_val, y_val, batch_size)
-            value = heldout_readout(model, x_val, y_val, resolved["readout"], resolved["offset"], batch_size, resolved["readout_params"])
-            return val_loss, value.estimate
-
-        generator = torch.Generator().manual_seed(int(self.seed) + index)
-        outcome = train_with_validation(
-            critic, lambda scores: objective.loss(scores, **train_params),
-            epoch_batches(x_train, y_train, batch_size, generator), config, evaluate,
-        )
-        outcome.history.insert(0, "fold", index)
-        return _FoldFit(critic, scalers, outcome, split)
+        outcome = train_with_validation(stacked, loss_fn, batches, config, evaluate)
+        members = stacked.unstack()
+        history = outcome.history
+        fits = []
+        for index, (critic, split) in enumerate(zip(members, splits)):
+            best_step = outcome.best_steps[index]
+            fold_outcome = dataclasses.replace(
+                outcome,
+                history=history[history.fold == index].reset_index(drop=True) if "fold" in history else history.assign(fold=0),
+                best_step=best_step,
+                still_improving=not outcome.diverged and outcome.stop_reason == "max_steps" and best_step >= outcome.steps_run - eval_every,
+                best_steps=[best_step],
+            )
+            fits.append(_FoldFit(critic, scalers[index], fold_outcome, split))
+        return fits
 
     def _crossfit_result(self, fold_fits: list[_FoldFit], x: np.ndarray, y: np.ndarray, resolved: dict, batch_size: int, device: torch.device) -> MIResult:
         readout, offset = resolved["readout"], resolved["offset"]

@@ -23,6 +23,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import numpy as np
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
@@ -66,13 +67,18 @@ class TrainOutcome:
     steps_run: int
     diverged: bool
     stop_reason: str
-    # The last held-out loss was still falling (by more than its noise floor) when the budget ended.
+    # A best checkpoint was among the last evaluations when the step budget ended.
     still_improving: bool = False
+    # The step of each member's kept checkpoint (one entry for a single model).
+    best_steps: list[int] | None = None
 
 
 def history_frame(records: list[dict[str, float]]) -> pd.DataFrame:
-    """The training record as a table with exactly :data:`HISTORY_COLUMNS` (missing cells NaN)."""
-    return pd.DataFrame.from_records(records, columns=list(HISTORY_COLUMNS)).astype(float).astype({"step": int})
+    """The training record as a table with :data:`HISTORY_COLUMNS` (missing cells NaN), plus a
+    ``fold`` column when a stacked model recorded one row per member."""
+    columns = list(HISTORY_COLUMNS) + (["fold"] if records and "fold" in records[0] else [])
+    frame = pd.DataFrame.from_records(records, columns=columns).astype(float).astype({"step": int})
+    return frame.astype({"fold": int}) if "fold" in columns else frame
 
 
 def make_optimizer(critic: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -101,21 +107,23 @@ def _step(
     batch: tuple[torch.Tensor, torch.Tensor],
     before_update: Callable[[], None] | None = None,
 ):
-    """One optimiser step. Returns (loss, scores); a non-finite loss is returned without stepping.
+    """One optimiser step. Returns (loss, scores, finite); a non-finite loss is returned without stepping.
 
-    ``before_update`` runs once the loss is known to be finite, while the weights are still the
-    ones that produced it.
+    ``loss_fn`` may return one loss per member of a stacked model, shape (F,); their sum is
+    minimised, which trains each member on its own loss. ``before_update`` runs once the loss is
+    known to be finite, while the weights are still the ones that produced it.
     """
     scores = critic.pairwise(*batch)
     loss = loss_fn(scores)
-    if not torch.isfinite(loss):
-        return loss, scores
+    total = loss.sum()
+    if not torch.isfinite(total):
+        return total, scores, False
     if before_update is not None:
         before_update()
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    total.backward()
     optimizer.step()
-    return loss, scores
+    return loss, scores, True
 
 
 def _unique_tensors(module: torch.nn.Module) -> list[torch.Tensor]:
@@ -156,25 +164,31 @@ def train_with_validation(
     optimizer = optimizer or make_optimizer(critic, config)
     records: list[dict[str, float]] = []
 
-    def run_evaluation(step: int, train_loss: float) -> float:
+    def run_evaluation(step: int, train_loss: np.ndarray | float) -> np.ndarray:
         critic.eval()
         with torch.no_grad():
             val_loss, val_estimate = evaluate(critic)
         critic.train()
-        records.append({"step": step, "train_loss": train_loss, "val_loss": float(val_loss), "val_estimate": float(val_estimate)})
-        return float(val_loss)
+        val_loss, val_estimate = np.atleast_1d(np.asarray(val_loss, float)), np.atleast_1d(np.asarray(val_estimate, float))
+        train_loss = np.broadcast_to(np.asarray(train_loss, float), val_loss.shape)
+        for member in range(val_loss.size):
+            row = {"step": step, "train_loss": train_loss[member], "val_loss": val_loss[member], "val_estimate": val_estimate[member]}
+            records.append(row if val_loss.size == 1 else {**row, "fold": member})
+        return val_loss
 
-    best_val_loss = run_evaluation(0, math.nan)
+    best_losses = run_evaluation(0, math.nan)
+    n_members = best_losses.size
+    best_steps = np.zeros(n_members, dtype=int)
     best_state = copy.deepcopy(critic.state_dict())
-    best_step, diverged, stop_reason, step = 0, False, "max_steps", 0
+    diverged, stop_reason, step = False, "max_steps", 0
     running = torch.zeros(())  # summed on the device: no host synchronisation per step
     running_count, last_change, decays = 0, 0, 0
 
     bar = tqdm(total=config.max_steps, disable=not config.progress, desc=config.label, leave=False)
     critic.train()
     for step in range(1, config.max_steps + 1):
-        loss, _ = _step(critic, optimizer, loss_fn, batches(step))
-        if not torch.isfinite(loss):
+        loss, _, finite = _step(critic, optimizer, loss_fn, batches(step))
+        if not finite:
             diverged, stop_reason = True, f"non-finite training loss ({float(loss.detach())}) at step {step}"
             break
         running = running.to(loss.device) + loss.detach()
@@ -182,15 +196,16 @@ def train_with_validation(
         bar.update(1)
         if step % config.eval_every and step != config.max_steps:
             continue
-        val_loss = run_evaluation(step, float(running) / running_count)
+        val_losses = run_evaluation(step, running.cpu().numpy() / running_count)
         running, running_count = torch.zeros(()), 0
-        if not math.isfinite(val_loss):
-            diverged, stop_reason = True, f"non-finite held-out loss ({val_loss}) at step {step}"
+        if not np.isfinite(val_losses).all():
+            diverged, stop_reason = True, f"non-finite held-out loss ({val_losses.tolist()}) at step {step}"
             break
-        if val_loss < best_val_loss:
-            best_val_loss, best_step, last_change = val_loss, step, step
-            best_state = copy.deepcopy(critic.state_dict())
-        bar.set_postfix(estimate=f"{records[-1]['val_estimate']:.3f}", best_step=best_step)
+        improved = val_losses < best_losses
+        if improved.any():
+            best_losses, best_steps, last_change = np.where(improved, val_losses, best_losses), np.where(improved, step, best_steps), step
+            _keep_improved(best_state, critic.state_dict(), improved)
+        bar.set_postfix(estimate=f"{records[-1]['val_estimate']:.3f}", best_step=int(best_steps.max()))
         if step - last_change >= config.patience:
             if decays >= config.max_decays:
                 stop_reason = f"early stop: no held-out improvement for {config.patience} steps after {decays} lr decays"
@@ -208,10 +223,26 @@ def train_with_validation(
     critic.load_state_dict(best_state)
     critic.eval()
     if diverged:
-        _warn_diverged(config.label, stop_reason, f"the best checkpoint's weights (step {best_step}, held-out loss {best_val_loss:.4g})")
-    # Still improving: the budget ran out while the best checkpoint was among the latest evaluations.
-    still_improving = not diverged and stop_reason == "max_steps" and best_step >= step - config.eval_every
-    return TrainOutcome(history_frame(records), best_step, best_val_loss, step, diverged, stop_reason, still_improving)
+        _warn_diverged(config.label, stop_reason, f"the best checkpoints' weights (steps {best_steps.tolist()})")
+    # Still improving: the budget ran out while a best checkpoint was among the latest evaluations.
+    still_improving = not diverged and stop_reason == "max_steps" and bool((best_steps >= step - config.eval_every).any())
+    return TrainOutcome(
+        history_frame(records), int(best_steps.max()), float(best_losses.sum()), step, diverged, stop_reason, still_improving,
+        best_steps=best_steps.tolist(),
+    )
+
+
+def _keep_improved(best_state: dict[str, torch.Tensor], current: dict[str, torch.Tensor], improved: np.ndarray) -> None:
+    """Copy the improved members' tensors into ``best_state`` (all of them for a single model).
+
+    A stacked model holds member m's weights at index m of every tensor's leading axis.
+    """
+    if improved.size == 1:
+        best_state.update(copy.deepcopy(current))
+        return
+    mask = torch.as_tensor(improved)
+    for name, tensor in current.items():
+        best_state[name][mask.to(tensor.device)] = tensor.detach()[mask.to(tensor.device)]
 
 
 def train_streaming(
@@ -252,8 +283,8 @@ def train_streaming(
     bar = tqdm(total=config.max_steps, initial=first_step - 1, disable=not config.progress, desc=config.label, leave=False)
     critic.train()
     for step in range(first_step, config.max_steps + 1):
-        loss, scores = _step(critic, optimizer, loss_fn, batches(step), before_update=promote_pending)
-        if not torch.isfinite(loss):
+        loss, scores, finite = _step(critic, optimizer, loss_fn, batches(step), before_update=promote_pending)
+        if not finite:
             diverged, stop_reason = True, f"non-finite training loss ({float(loss.detach())}) at step {step}"
             break
         if on_step is not None:
