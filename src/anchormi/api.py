@@ -20,12 +20,15 @@ def methods() -> dict[str, str]:
     }
 
 
-def estimate(x: Any, y: Any, method: str = "anchor", **kwargs: Any) -> MIResult:
-    """Estimate I(X; Y) in nats from paired samples.
+def estimate(x: Any, y: Any, z: Any = None, method: str = "anchor", **kwargs: Any) -> MIResult:
+    """Estimate I(X; Y), or I(X; Y | Z) when ``z`` is given, in nats from paired samples.
 
     Args:
         x: (n,) or (n, dim_x) array-like (numpy, pandas, torch, lists).
         y: (n,) or (n, dim_y) array-like, paired row by row with x.
+        z: optional (n,) or (n, dim_z) conditioning variable: the estimate is then the
+            conditional MI by the chain rule I(X;(Y,Z)) - I(X;Z) with two calibrated critics
+            (Frenzel-Pompe k-NN for method="ksg").
         method: an objective name (default "anchor": InfoNCE-anchor, log score, nu=16, held-out
             plug-in), or "ksg" / "gaussian".
         **kwargs: ``MIEstimator`` parameters for objectives (batch_size, critic, seed, ...), or
@@ -45,13 +48,17 @@ def estimate(x: Any, y: Any, method: str = "anchor", **kwargs: Any) -> MIResult:
             f"it takes {sorted(accepted)}.{hint}"
         )
     if method in CLASSICAL:
-        return CLASSICAL[method](x, y, **kwargs)
-    return MIEstimator(objective=method, **kwargs).fit(x, y).result_
+        if z is None:
+            return CLASSICAL[method](x, y, **kwargs)
+        if "z" not in inspect.signature(CLASSICAL[method]).parameters:
+            raise ValueError(f"method={method!r} does not estimate conditional MI; use method='anchor' or 'ksg' with z.")
+        return CLASSICAL[method](x, y, z=z, **kwargs)
+    return MIEstimator(objective=method, **kwargs).fit(x, y, z=z).result_
 
 
 def _accepted_keywords(method: str) -> set[str]:
     """Keyword arguments ``estimate`` may pass on for ``method``."""
     if method in CLASSICAL:
         parameters = inspect.signature(CLASSICAL[method]).parameters
-        return {name for name, p in parameters.items() if name not in ("x", "y") and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        return {name for name, p in parameters.items() if name not in ("x", "y", "z") and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
     return set(MIEstimator._param_constraints) - {"objective"}

@@ -25,7 +25,7 @@ from torch import nn
 
 from . import objectives
 from ._validation import (
-    Constraint, boolean, check_pair, fraction, integer_at_least, nonnegative_int, nonnegative_real, one_of, optional,
+    Constraint, boolean, check_array, check_pair, fraction, integer_at_least, nonnegative_int, nonnegative_real, one_of, optional,
     positive_int, positive_real, validate_params,
 )
 from .critics import ACTIVATIONS, CRITICS, StackedCritic, make_critic
@@ -300,15 +300,31 @@ class MIEstimator(BaseEstimator):
             )
 
     # ---- fitting ------------------------------------------------------------------------------
-    def fit(self, x: Any, y: Any) -> "MIEstimator":
+    def fit(self, x: Any, y: Any, z: Any = None) -> "MIEstimator":
         """Train on (x, y) and store the held-out (or cross-fitted) estimate in ``result_``.
 
+        With ``z``, estimate the conditional MI I(X;Y|Z) by the chain rule
+        I(X;(Y,Z)) - I(X;Z): two calibrated critics, trained on the same folds and evaluated on
+        the same held-out triples, so the interval comes from the paired pointwise differences.
+        Needs a ratio-identifying objective with the plug-in readout (the default anchor).
+
         Shape:
-            x: (n,) or (n, dim_x); y: (n,) or (n, dim_y); any numeric array-like.
+            x: (n,) or (n, dim_x); y: (n,) or (n, dim_y); z: (n,) or (n, dim_z); numeric array-likes.
         """
         started = time.perf_counter()
         resolved = self._resolve()
         x_array, y_array = check_pair(x, y, min_samples=MIN_SAMPLES)
+        z_array = None
+        if z is not None:
+            z_array = check_array(z, "z")
+            if z_array.shape[0] != x_array.shape[0]:
+                raise ValueError(f"z has {z_array.shape[0]} rows but x has {x_array.shape[0]}; x, y and z must be paired row by row.")
+            if resolved["readout"] != "plugin" or resolved["objective"].log_ratio_offset is None:
+                raise ValueError(
+                    f"conditional MI subtracts two calibrated log ratios, which objective {self.objective!r} with the "
+                    f"{resolved['readout']!r} readout does not give; use objective='anchor' (or another ratio objective) "
+                    "with readout='plugin'."
+                )
         splits = self._splits(x_array.shape[0])
         n_train = min(split.train.size for split in splits)
         if self.batch_size is not None and self.batch_size > n_train:
@@ -332,8 +348,15 @@ class MIEstimator(BaseEstimator):
         n_threads = self.n_threads or auto_threads(_flops_per_step(critic_probe, batch_size, dim_x, dim_y))
         del critic_probe
         with thread_limit(n_threads if device.type == "cpu" else None):
-            fold_fits = self._fit_folds(splits, x_array, y_array, resolved, batch_size, device)
-            result = self._crossfit_result(fold_fits, x_array, y_array, resolved, batch_size, device)
+            if z_array is None:
+                terms = [(1.0, self._fit_folds(splits, x_array, y_array, resolved, batch_size, device), y_array)]
+            else:
+                yz_array = np.hstack([y_array, z_array])
+                terms = [(1.0, self._fit_folds(splits, x_array, yz_array, resolved, batch_size, device), yz_array),
+                         (-1.0, self._fit_folds(splits, x_array, z_array, resolved, batch_size, device), z_array)]
+            dim_total = x_array.shape[1] + y_array.shape[1] + (0 if z_array is None else z_array.shape[1])
+            result = self._crossfit_result(terms, x_array, dim_total, resolved, batch_size, device)
+        fold_fits = terms[0][1]
 
         # Fitted state, written only now that data and parameters have passed every check.
         self.device_ = device
@@ -345,6 +368,11 @@ class MIEstimator(BaseEstimator):
         self.critics_ = [fold.critic for fold in fold_fits]
         self.critic_ = self.critics_[0]
         self.scalers_ = [fold.scalers for fold in fold_fits]
+        self.conditional_ = z_array is not None
+        if self.conditional_:
+            self.critics_z_ = [fold.critic for fold in terms[1][1]]
+            self.scalers_z_ = [fold.scalers for fold in terms[1][1]]
+        self.n_features_z_ = 0 if z_array is None else z_array.shape[1]
         self.history_ = result.history
         self.n_features_x_, self.n_features_y_ = dim_x, dim_y
         self.n_threads_ = n_threads
@@ -465,39 +493,60 @@ class MIEstimator(BaseEstimator):
             fits.append(_FoldFit(critic, scalers[index], fold_outcome, split))
         return fits
 
-    def _crossfit_result(self, fold_fits: list[_FoldFit], x: np.ndarray, y: np.ndarray, resolved: dict, batch_size: int, device: torch.device) -> MIResult:
+    def _crossfit_result(self, terms: list[tuple[float, list[_FoldFit], np.ndarray]], x: np.ndarray, dim_total: int,
+                         resolved: dict, batch_size: int, device: torch.device) -> MIResult:
+        """Pool held-out values over folds into the result, with diagnostics and the p-value.
+
+        ``terms`` lists (sign, fold fits, second variable): one term (+1, fits, y) for I(X;Y);
+        two for the chain rule I(X;Y|Z) = I(X;(Y,Z)) - I(X;Z), whose critics score the same
+        held-out triples so that the pointwise differences carry the paired (smaller) error.
+        """
         readout, offset = resolved["readout"], resolved["offset"]
-        values, observed_sum, shuffled_sums, shuffled = [], 0.0, None, []
+        fold_fits = terms[0][1]
+        values, observed_sum, shuffled_sums = [], 0.0, None
+        shuffled: dict[int, list[np.ndarray]] = {index: [] for index in range(len(terms))}
         rng = torch.Generator().manual_seed(int(self.seed) + 7919)
         ratio_readout = resolved["objective"].log_ratio_offset is not None
-        for fold in fold_fits:
-            x_test, y_test = _tensors(fold.scalers, x[fold.split.test], y[fold.split.test], device)
-            value = heldout_readout(fold.critic, x_test, y_test, readout, offset, batch_size, resolved["readout_params"])
-            values.append(value.values)
+        conditional = len(terms) > 1
+        for fold_index, fold in enumerate(fold_fits):
+            rows, fold_values = fold.split.test, 0.0
+            n_test = rows.size
+            permutations = None
             if self.n_permutations > 0:
-                n_test = fold.split.test.size
                 permutations = torch.stack([torch.randperm(n_test, generator=rng) for _ in range(self.n_permutations)]).to(device)
-                permuted = permuted_log_ratios(fold.critic, x_test, y_test, offset, permutations)
-                pointwise = value.values if readout == "plugin" else pointwise_log_ratios(fold.critic, x_test, y_test, offset).cpu().double().numpy()
-                observed_sum += float(pointwise.sum())
-                sums = permuted.sum(axis=1)
-                shuffled_sums = sums if shuffled_sums is None else shuffled_sums + sums
-                shuffled.append(permuted)
+            for term_index, (sign, fits, second) in enumerate(terms):
+                term_fold = fits[fold_index]
+                x_test, y_test = _tensors(term_fold.scalers, x[rows], second[rows], device)
+                value = heldout_readout(term_fold.critic, x_test, y_test, readout, offset, batch_size, resolved["readout_params"])
+                fold_values = fold_values + sign * value.values
+                if permutations is not None:
+                    permuted = permuted_log_ratios(term_fold.critic, x_test, y_test, offset, permutations)
+                    shuffled[term_index].append(permuted)
+                    if not conditional:
+                        pointwise = value.values if readout == "plugin" else pointwise_log_ratios(term_fold.critic, x_test, y_test, offset).cpu().double().numpy()
+                        observed_sum += float(pointwise.sum())
+                        sums = permuted.sum(axis=1)
+                        shuffled_sums = sums if shuffled_sums is None else shuffled_sums + sums
+            values.append(np.asarray(fold_values, dtype=float))
         pooled = pool_folds(values)
         n_test_total = int(sum(fold.split.test.size for fold in fold_fits))
         n_used = n_test_total if readout == "plugin" else int(sum(v.size for v in values) * batch_size)
-        outcomes = [fold.outcome for fold in fold_fits]
+        outcomes = [fold.outcome for _, fits, _ in terms for fold in fits]
 
         diagnostics = {}
         checks = training_checks([o.still_improving for o in outcomes], [o.diverged for o in outcomes], [o.stop_reason for o in outcomes])
         if self.n_permutations > 0:
-            checks.append(calibration_check(np.concatenate(shuffled, axis=1), n_test_total, ratio_readout))
+            for term_index, name in enumerate(("calibration", "calibration_xz")[: len(terms)]):
+                check = calibration_check(np.concatenate(shuffled[term_index], axis=1), n_test_total, ratio_readout)
+                checks.append(dataclasses.replace(check, name=name, message=(f"critic of X;Z: {check.message}" if term_index else check.message)))
         checks.append(fold_agreement_check(pooled.fold_means, pooled.fold_stderrs, pooled.estimate))
         tuple_size = resolve_k(batch_size, resolved["loss_params"].get("nu", 0.0), resolved["loss_params"].get("k")) if readout == "infonce" else batch_size
-        checks += data_checks(x.shape[0], n_used, x.shape[1] + y.shape[1], pooled.estimate, readout, tuple_size)
+        checks += data_checks(x.shape[0], n_used, dim_total, pooled.estimate, readout, tuple_size)
         for check in checks:
             diagnostics[check.name] = check
-        p_value = permutation_pvalue(observed_sum, shuffled_sums) if self.n_permutations > 0 else None
+        # Permuting y is a test of X independent of Y only; it does not preserve Y | Z, so a
+        # conditional estimate has no p-value here.
+        p_value = permutation_pvalue(observed_sum, shuffled_sums) if self.n_permutations > 0 and not conditional else None
 
         fold_table = pd.DataFrame({
             "fold": np.arange(len(fold_fits)),
@@ -505,16 +554,16 @@ class MIEstimator(BaseEstimator):
             "n_test": [fold.split.test.size for fold in fold_fits],
             "estimate": pooled.fold_means,
             "stderr": pooled.fold_stderrs,
-            "best_step": [o.best_step for o in outcomes],
-            "stop_reason": [o.stop_reason for o in outcomes],
+            "best_step": [fold.outcome.best_step for fold in fold_fits],
+            "stop_reason": [fold.outcome.stop_reason for fold in fold_fits],
         })
-        history = pd.concat([o.history for o in outcomes], ignore_index=True)
+        history = pd.concat([fold.outcome.history for fold in fold_fits], ignore_index=True)
         if self.folds == 1:
             history = history.drop(columns="fold")
         first = outcomes[0]
         return MIResult(
             mi=pooled.estimate, stderr=pooled.stderr, n_train=int(fold_fits[0].split.train.size), n_test=n_used,
-            objective=self.objective, readout=readout, history=history,
+            objective=self.objective, readout=readout, history=history, quantity="I(X;Y|Z)" if conditional else "I(X;Y)",
             info={
                 "best_step": first.best_step, "diverged": any(o.diverged for o in outcomes), "stop_reason": first.stop_reason,
                 "device": str(device), "batch_size": int(batch_size), "seed": int(self.seed), "folds": self.folds,
@@ -575,6 +624,7 @@ class MIEstimator(BaseEstimator):
         self.log_ratio_offset_ = objective.log_ratio_offset
         self.batch_size_ = first_x.shape[0]
         self.critics_, self.critic_, self.scalers_ = [critic], critic, [identity]
+        self.conditional_, self.n_features_z_ = False, 0
         self.history_ = self.stream_history_ = outcome.history
         self.best_step_, self.diverged_, self.stop_reason_ = outcome.best_step, outcome.diverged, outcome.stop_reason
         self.n_train_ = outcome.steps_run * first_x.shape[0]
@@ -583,33 +633,50 @@ class MIEstimator(BaseEstimator):
         return self
 
     # ---- use ----------------------------------------------------------------------------------
-    def _check_new(self, x: Any, y: Any, min_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    def _check_new(self, x: Any, y: Any, z: Any, min_samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         check_is_fitted(self, "critics_")
         x_array, y_array = check_pair(x, y, min_samples=min_samples)
-        for name, array, expected in (("x", x_array, self.n_features_x_), ("y", y_array, self.n_features_y_)):
+        if self.conditional_ != (z is not None):
+            raise ValueError(
+                "this estimator was fitted with z (conditional MI); pass z too." if self.conditional_
+                else "this estimator was fitted without z; drop z, or fit with z for conditional MI."
+            )
+        z_array = None if z is None else check_array(z, "z")
+        named = [("x", x_array, self.n_features_x_), ("y", y_array, self.n_features_y_)]
+        if z_array is not None:
+            if z_array.shape[0] != x_array.shape[0]:
+                raise ValueError(f"z has {z_array.shape[0]} rows but x has {x_array.shape[0]}; pass paired rows.")
+            named.append(("z", z_array, self.n_features_z_))
+        for name, array, expected in named:
             if array.shape[1] != expected:
                 raise ValueError(f"{name} has {array.shape[1]} columns but the estimator was fitted on {expected}.")
-        return x_array, y_array
+        return x_array, y_array, z_array
 
-    def _log_ratios(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Mean over the fold critics of each pair's log ratio (nats). Shape: (n,)."""
+    def _log_ratios(self, x: np.ndarray, y: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:
+        """Mean over the fold critics of each pair's log ratio (nats), or of the conditional
+        difference log r_{X;(Y,Z)} - log r_{X;Z} when fitted with z. Shape: (n,)."""
         offset = self.log_ratio_offset_ if self.log_ratio_offset_ is not None else 0.0
-        per_critic = [
-            pointwise_log_ratios(critic, *_tensors(scalers, x, y, self.device_), offset).cpu().double().numpy()
-            for critic, scalers in zip(self.critics_, self.scalers_)
-        ]
-        return np.mean(per_critic, axis=0)
 
-    def estimate(self, x: Any, y: Any) -> MIResult:
+        def mean_over_folds(critics, scalers, second):
+            return np.mean([
+                pointwise_log_ratios(critic, *_tensors(scaler, x, second, self.device_), offset).cpu().double().numpy()
+                for critic, scaler in zip(critics, scalers)
+            ], axis=0)
+
+        if z is None:
+            return mean_over_folds(self.critics_, self.scalers_, y)
+        return mean_over_folds(self.critics_, self.scalers_, np.hstack([y, z])) - mean_over_folds(self.critics_z_, self.scalers_z_, z)
+
+    def estimate(self, x: Any, y: Any, z: Any = None) -> MIResult:
         """MI (nats) of other paired data under the fitted critic(s), every pair treated as held out.
 
         With several folds the plug-in averages the fold critics' log ratios; bound readouts use
-        the first critic.
+        the first critic. Pass ``z`` when the estimator was fitted with z (conditional MI).
         """
-        x_array, y_array = self._check_new(x, y, min_samples=2)
+        x_array, y_array, z_array = self._check_new(x, y, z, min_samples=2)
         offset = self.log_ratio_offset_ if self.log_ratio_offset_ is not None else 0.0
         if self.readout_ == "plugin":
-            values = self._log_ratios(x_array, y_array)
+            values = self._log_ratios(x_array, y_array, z_array)
         else:
             if x_array.shape[0] < 2 * self.batch_size_:
                 raise ValueError(
@@ -623,20 +690,24 @@ class MIEstimator(BaseEstimator):
             mi=pooled.estimate, stderr=pooled.stderr,
             n_train=self.n_train_,
             n_test=x_array.shape[0], objective=self.objective, readout=self.readout_, history=self.history_.copy(),
-            info={"device": str(self.device_), "batch_size": self.batch_size_, "seed": self.seed,
+            quantity="I(X;Y|Z)" if self.conditional_ else "I(X;Y)",
+            info={"device": str(self.device_), "batch_size": self.batch_size_, "seed": int(self.seed),
                   "loss_params": dict(self.loss_params_), "readout_params": dict(self.readout_params_)},
             ci_method="held-out sampling error of the fitted critic(s) on these pairs; it does not include the critics' bias",
         )
 
-    def pmi(self, x: Any, y: Any) -> np.ndarray:
+    def pmi(self, x: Any, y: Any, z: Any = None) -> np.ndarray:
         """Pointwise log density ratio log p(x_i, y_i) / (p(x_i) p(y_i)) in nats. Shape: (n,).
+
+        With ``z`` (for an estimator fitted with z): the pointwise conditional value
+        log p(x_i, y_i | z_i) / (p(x_i | z_i) p(y_i | z_i)).
 
         Exact in the limit for ratio-identifying objectives (anchor, nce, js, smile, chi2, fdiv,
         nwj). For infonce, dv and mine the values carry an unknown shift (a factor C(y) for
         InfoNCE), so they cannot be compared across different y; a warning says so. With
         several folds the fold critics' values are averaged.
         """
-        x_array, y_array = self._check_new(x, y, min_samples=1)
+        x_array, y_array, z_array = self._check_new(x, y, z, min_samples=1)
         if self.log_ratio_offset_ is None:
             warnings.warn(
                 f"objective {self.objective!r} identifies log r only up to a shift (C(y) for InfoNCE); "
@@ -644,7 +715,7 @@ class MIEstimator(BaseEstimator):
                 UserWarning,
                 stacklevel=2,
             )
-        return self._log_ratios(x_array, y_array)
+        return self._log_ratios(x_array, y_array, z_array)
 
 
 def _tensors(scalers: tuple[StandardScaler, StandardScaler], x: np.ndarray, y: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -51,6 +51,7 @@ class MIResult:
         p_value: permutation p-value of H0: X independent of Y (None where not computed).
         folds: per-fold table (fold, n_train, n_test, estimate, stderr, best_step, stop_reason)
             for cross-fitted estimates, else None.
+        quantity: "I(X;Y)", or "I(X;Y|Z)" for a conditional estimate.
     """
 
     mi: float
@@ -65,6 +66,7 @@ class MIResult:
     diagnostics: dict[str, Check] = field(default_factory=dict)
     p_value: float | None = None
     folds: pd.DataFrame | None = None
+    quantity: str = "I(X;Y)"
 
     @property
     def bits(self) -> float:
@@ -88,7 +90,7 @@ class MIResult:
     def __str__(self) -> str:
         lo, hi = self.ci
         lines = [
-            f"I(X;Y) = {self.mi:.4f} nats ({self.bits:.4f} bits), 95% CI [{lo:.4f}, {hi:.4f}], "
+            f"{self.quantity} = {self.mi:.4f} nats ({self.bits:.4f} bits), 95% CI [{lo:.4f}, {hi:.4f}], "
             f"stderr {self.stderr:.4f}; {self.objective} / {self.readout}, n_train={self.n_train}, n_test={self.n_test}"
         ]
         if self.p_value is not None:
@@ -122,7 +124,7 @@ class MIResult:
         return clean(
             {
                 "mi": self.mi, "bits": self.bits, "stderr": self.stderr, "ci": [lo, hi],
-                "ci_method": self.ci_method, "p_value": self.p_value,
+                "quantity": self.quantity, "ci_method": self.ci_method, "p_value": self.p_value,
                 "n_train": self.n_train, "n_test": self.n_test,
                 "objective": self.objective, "readout": self.readout,
                 "diagnostics": {name: {"status": c.status, "message": c.message, "value": c.value} for name, c in self.diagnostics.items()},
