@@ -9,6 +9,7 @@ Every critic offers:
 from __future__ import annotations
 
 import copy
+import warnings
 from typing import Sequence
 
 import torch
@@ -115,33 +116,37 @@ class BilinearCritic(Critic):
 
 
 class CosineCritic(Critic):
-    """c(x, y) = cos(f(x), g(y)) / tau, the SimCLR critic; bounded in [-1/tau, 1/tau].
+    """c(x, y) = cos(f(x), g(y)) / temperature, the SimCLR critic; bounded in [-1/t, 1/t].
 
     ``encoder_x`` and ``encoder_y`` are any modules mapping a batch to (B, D) features; with
-    ``encoder_y=None`` the two views share one encoder (Siamese, as in SimCLR).
+    ``encoder_y=None`` the two views share one encoder (Siamese, as in SimCLR). ``tau`` is the
+    deprecated name of ``temperature`` (kept for one release).
 
     Shape:
         x, y: (B, ...) inputs of the encoders -> pairwise (B, B), pointwise (B,).
     """
 
-    def __init__(self, encoder_x: nn.Module, encoder_y: nn.Module | None = None, tau: float = 0.1):
+    def __init__(self, encoder_x: nn.Module, encoder_y: nn.Module | None = None, temperature: float = 0.1, tau: float | None = None):
         super().__init__()
-        if not tau > 0:
-            raise ValueError(f"tau={tau!r} is invalid; pass a temperature tau > 0.")
+        if tau is not None:
+            warnings.warn("CosineCritic(tau=...) is deprecated; pass temperature=... instead.", DeprecationWarning, stacklevel=2)
+            temperature = tau
+        if not (isinstance(temperature, (int, float)) and temperature > 0):
+            raise ValueError(f"temperature={temperature!r} is invalid; pass a temperature > 0, e.g. 0.1.")
         self.encoder_x = encoder_x
         self.encoder_y = encoder_x if encoder_y is None else encoder_y
-        self.tau = float(tau)
+        self.temperature = float(temperature)
 
     def _embed(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return F.normalize(self.encoder_x(x), dim=-1), F.normalize(self.encoder_y(y), dim=-1)
 
     def pairwise(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         embedded_x, embedded_y = self._embed(x, y)
-        return embedded_x @ embedded_y.t() / self.tau
+        return embedded_x @ embedded_y.t() / self.temperature
 
     def pointwise(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         embedded_x, embedded_y = self._embed(x, y)
-        return (embedded_x * embedded_y).sum(-1) / self.tau
+        return (embedded_x * embedded_y).sum(-1) / self.temperature
 
 
 CRITICS = ("separable", "joint", "bilinear", "cosine")
@@ -153,7 +158,7 @@ def make_critic(
     dim_y: int,
     hidden: Sequence[int] = (128, 128),
     embed_dim: int = 32,
-    tau: float = 0.1,
+    temperature: float = 0.1,
     activation: str = "softplus",
 ) -> Critic:
     """Build a critic by name for inputs of dim_x and dim_y features."""
@@ -166,7 +171,7 @@ def make_critic(
     if name == "bilinear":
         return BilinearCritic(dim_x, dim_y)
     if name == "cosine":
-        return CosineCritic(mlp(dim_x, hidden, embed_dim, activation), mlp(dim_y, hidden, embed_dim, activation), tau=tau)
+        return CosineCritic(mlp(dim_x, hidden, embed_dim, activation), mlp(dim_y, hidden, embed_dim, activation), temperature=temperature)
     raise ValueError(f"critic={name!r} is unknown; choose one of {list(CRITICS)} or pass an nn.Module critic.")
 
 

@@ -175,7 +175,7 @@ def train_ssl(
         torch.default_generator.manual_seed(config.seed)
         model = SimCLRModel(images.shape[1], config.widths, config.projection_dim, norm=config.norm)
     model = model.to(device)
-    critic = CosineCritic(model, tau=config.temperature)
+    critic = CosineCritic(model, temperature=config.temperature)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     order_generator = torch.Generator().manual_seed(config.seed)
     view_generator = torch.Generator(device=device).manual_seed(config.seed + 1)
