@@ -5,15 +5,25 @@
     >>> x, y = task.sample(1000, seed=0)     # float64, shapes (1000, 20) and (1000, 20)
     >>> task.mi, task.bits, task.name        # (6.0, 8.656..., 'gaussian-d20-mi6')
 
-Families: gaussian, cubic, student_t, digits, latent_pair (with exact pointwise MI); MI-preserving
-wrappers half_cube, asinh, normal_cdf and transformed; the staircase schedule; the registry available() / get().
+Families: gaussian, cubic, student_t, digits, latent_pair (with exact pointwise MI), class_label and
+discrete_table (discrete variables); MI-preserving wrappers half_cube, asinh, normal_cdf and
+transformed; the staircase schedule; the registry available() / get().
+
+Conditional tasks sample triples (x, y, z) with exact I(X; Y | Z) (``task.cmi``) and I(X; Y):
+conditional_gaussian, chain (CMI 0), collider (MI 0), each with warp="monotone" for non-Gaussian
+marginals; their registry is available_conditional() / get_conditional().
 """
 
+from .conditional import (
+    ConditionalTask, GaussianConditionalTask, TransformedConditionalTask, chain, collider, conditional_gaussian,
+    gaussian_cmi, transformed_conditional,
+)
 from .digits import DigitsTask, digits
+from .discrete import ClassLabelTask, DiscreteTableTask, class_label, discrete_table
 from .gaussian import CorrelatedGaussianTask, cubic, gaussian
 from .interface import Task
 from .latent_pair import LatentPairTask, latent_pair
-from .registry import available, get
+from .registry import available, available_conditional, get, get_conditional
 from .staircase import Staircase, staircase
 from .student_t import StudentTTask, student_t, student_t_mi_correction
 from .transforms import TransformedTask, asinh, half_cube, normal_cdf, transformed
@@ -39,4 +49,18 @@ __all__ = [
     "staircase",
     "available",
     "get",
+    "ConditionalTask",
+    "GaussianConditionalTask",
+    "TransformedConditionalTask",
+    "ClassLabelTask",
+    "DiscreteTableTask",
+    "conditional_gaussian",
+    "chain",
+    "collider",
+    "transformed_conditional",
+    "gaussian_cmi",
+    "class_label",
+    "discrete_table",
+    "available_conditional",
+    "get_conditional",
 ]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
 
+from .conditional import ConditionalTask, chain, collider, conditional_gaussian
 from .digits import digits
+from .discrete import class_label, discrete_table
 from .gaussian import cubic, gaussian
 from .interface import Task
 from .latent_pair import latent_pair
@@ -35,9 +37,39 @@ _FAMILIES: dict[str, TaskFamily] = {
         "(dim_x, dim_y, latent_dim, mi, warp, seed)",
         False,
     ),
+    "class-label": TaskFamily(
+        class_label, "uniform label Y in C classes, X | Y=c ~ N(a e_c, I); MI by cached Monte Carlo (n_classes, separation)",
+        False,
+    ),
+    "discrete-table": TaskFamily(
+        discrete_table, "two discrete variables from a joint table, exact MI (table | n_symbols, error)", False
+    ),
     "half-cube": TaskFamily(half_cube, "base task with x, y -> sign |.|^1.5 (base, base kwargs)", True),
     "asinh": TaskFamily(asinh, "base task with x, y -> asinh (base, base kwargs)", True),
     "normal-cdf": TaskFamily(normal_cdf, "base task with x, y -> standard normal CDF (base, base kwargs)", True),
+}
+
+
+class ConditionalFamily(NamedTuple):
+    """A row of the conditional registry: tasks whose ``sample`` returns (x, y, z)."""
+
+    build: Callable[..., ConditionalTask]
+    description: str
+
+
+# Kept apart from _FAMILIES: a ConditionalTask samples triples, and code written for pair tasks
+# (benchmarks, get()) must not receive one.
+_CONDITIONAL_FAMILIES: dict[str, ConditionalFamily] = {
+    "conditional-gaussian": ConditionalFamily(
+        conditional_gaussian,
+        "X, Y driven by Z and correlated given Z, I(X;Y|Z) = cmi (dim_x, dim_y, dim_z, cmi, seed, warp)",
+    ),
+    "chain": ConditionalFamily(
+        chain, "Gaussian chain X -> Z -> Y: I(X;Y|Z) = 0, I(X;Y) = mi (dim_x, dim_y, dim_z, mi, seed, warp)"
+    ),
+    "collider": ConditionalFamily(
+        collider, "Gaussian collider X -> Z <- Y: I(X;Y) = 0, I(X;Y|Z) = cmi (dim_x, dim_y, dim_z, cmi, seed, warp)"
+    ),
 }
 
 
@@ -55,8 +87,10 @@ def get(name: str, **kwargs: Any) -> Task:
     """
     key = str(name).replace("_", "-").lower()
     if key not in _FAMILIES:
+        hint = (" It samples triples (x, y, z): use anchormi.tasks.get_conditional."
+                if key in _CONDITIONAL_FAMILIES else "")
         raise ValueError(
-            f"name={name!r} is not a task family; pass one of {sorted(_FAMILIES)} (see anchormi.tasks.available())."
+            f"name={name!r} is not a task family; pass one of {sorted(_FAMILIES)} (see anchormi.tasks.available()).{hint}"
         )
     family = _FAMILIES[key]
     if not family.wraps_base:
@@ -73,3 +107,20 @@ def get(name: str, **kwargs: Any) -> Task:
             f"got base as a Task and extra arguments {sorted(kwargs)}; pass the arguments to the base task instead."
         )
     return family.build(base)
+
+
+def available_conditional() -> dict[str, str]:
+    """Conditional task family names (triples x, y, z with exact I(X;Y|Z)) mapped to a description."""
+    return {name: family.description for name, family in _CONDITIONAL_FAMILIES.items()}
+
+
+def get_conditional(name: str, **kwargs: Any) -> ConditionalTask:
+    """Build the conditional task family ``name`` with ``kwargs`` ("_" and "-" are interchangeable)."""
+    key = str(name).replace("_", "-").lower()
+    if key not in _CONDITIONAL_FAMILIES:
+        hint = " It is a pair task family: use anchormi.tasks.get." if key in _FAMILIES else ""
+        raise ValueError(
+            f"name={name!r} is not a conditional task family; pass one of {sorted(_CONDITIONAL_FAMILIES)} "
+            f"(see anchormi.tasks.available_conditional()).{hint}"
+        )
+    return _CONDITIONAL_FAMILIES[key].build(**kwargs)
