@@ -1,6 +1,7 @@
-"""Classical MI estimators that need no training: KSG and the Gaussian closed form.
+"""Classical MI estimators that need no training: KSG (and its conditional form, Frenzel-Pompe),
+the Gaussian closed form, and the plug-in for discrete data with the Miller-Madow correction.
 
-Both return an :class:`MIResult` in nats with every pair counted as test data (n_train = 0).
+All return an :class:`MIResult` in nats with every pair counted as test data (n_train = 0).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.special import digamma
 
-from ._validation import check_pair
+from ._validation import check_array, check_pair
 from .result import MIResult
 
 # Below this many samples per dimension of (x, y) both estimators are dominated by bias; they warn.
@@ -40,6 +41,7 @@ def ksg(
     jitter: float = 1e-10,
     n_jobs: int = 1,
     *,
+    z=None,
     k: int | None = None,
 ) -> MIResult:
     """Kraskov-Stoegbauer-Grassberger estimator, algorithm 1 (max-norm, k-th neighbour).
@@ -53,13 +55,18 @@ def ksg(
     Args:
         n_neighbors: k, the neighbour count (``k=`` is its deprecated old name).
         n_jobs: threads for the neighbour queries; 1 (default) keeps to one core, -1 uses all.
+        z: a conditioning variable, shape (n,) or (n, dim_z). Given, the result is the conditional
+            MI I(X; Y | Z) by the Frenzel-Pompe estimator (Frenzel & Pompe 2007): with the k-th
+            neighbour radius in the joint (x, y, z) space (max-norm) and n_xz, n_yz, n_z the
+            neighbour counts strictly inside it in the (x, z), (y, z) and z spaces,
+            I = psi(k) - < psi(n_xz + 1) + psi(n_yz + 1) - psi(n_z + 1) >. Keyword-only.
 
     KSG is biased at small N or high dimension (downward for dependent data, and it can go below
     0, which the true MI never does); a ``UserWarning`` says so when N < 10 x (dim_x + dim_y) or
     the estimate is negative.
 
     Shape:
-        x: (n, dim_x), y: (n, dim_y).
+        x: (n, dim_x), y: (n, dim_y), z: (n, dim_z).
     """
     started = time.perf_counter()
     if k is not None:
@@ -71,36 +78,71 @@ def ksg(
     if isinstance(n_jobs, (bool, np.bool_)) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0 or n_jobs < -1:
         raise ValueError(f"n_jobs={n_jobs!r} is invalid; pass a positive number of threads, or -1 for all cores.")
     x_array, y_array = check_pair(x, y, min_samples=n_neighbors + 2)
+    z_array = None if z is None else _check_conditioning(z, x_array.shape[0])
     rng = np.random.default_rng(seed)
     x_array = _standardize(x_array) + jitter * rng.standard_normal(x_array.shape)
     y_array = _standardize(y_array) + jitter * rng.standard_normal(y_array.shape)
-    joint = np.hstack([x_array, y_array])
-    n, dim = joint.shape
     workers = int(n_jobs)
-    radius = cKDTree(joint).query(joint, k=n_neighbors + 1, p=np.inf, workers=workers)[0][:, n_neighbors]
-    strict = np.nextafter(radius, 0)
-    n_x = cKDTree(x_array).query_ball_point(x_array, strict, p=np.inf, return_length=True, workers=workers) - 1
-    n_y = cKDTree(y_array).query_ball_point(y_array, strict, p=np.inf, return_length=True, workers=workers) - 1
-    terms = digamma(n_neighbors) + digamma(n) - digamma(n_x + 1) - digamma(n_y + 1)
+    if z_array is None:
+        joint = np.hstack([x_array, y_array])
+        n, dim = joint.shape
+        strict = _strict_knn_radius(joint, n_neighbors, workers)
+        n_x = _count_within(x_array, strict, workers)
+        n_y = _count_within(y_array, strict, workers)
+        terms = digamma(n_neighbors) + digamma(n) - digamma(n_x + 1) - digamma(n_y + 1)
+        quantity, truth = "estimate", "true MI"
+    else:
+        z_array = _standardize(z_array) + jitter * rng.standard_normal(z_array.shape)
+        joint = np.hstack([x_array, y_array, z_array])
+        n, dim = joint.shape
+        strict = _strict_knn_radius(joint, n_neighbors, workers)
+        n_xz = _count_within(np.hstack([x_array, z_array]), strict, workers)
+        n_yz = _count_within(np.hstack([y_array, z_array]), strict, workers)
+        n_z = _count_within(z_array, strict, workers)
+        terms = digamma(n_neighbors) - digamma(n_xz + 1) - digamma(n_yz + 1) + digamma(n_z + 1)
+        quantity, truth = "conditional estimate I(X;Y|Z)", "true conditional MI"
     mi = float(terms.mean())
+    spaces = "dim_x + dim_y" if z_array is None else "dim_x + dim_y + dim_z"
     if n < SAMPLES_PER_DIMENSION * dim:
         warnings.warn(
-            f"ksg: N = {n} samples is small for {dim} dimensions (dim_x + dim_y); k-NN estimates are dominated by "
+            f"ksg: N = {n} samples is small for {dim} dimensions ({spaces}); k-NN estimates are dominated by "
             f"bias below about N = {SAMPLES_PER_DIMENSION} x {dim} = {SAMPLES_PER_DIMENSION * dim}. Use more samples "
             "or a trained estimator (method='anchor').",
             UserWarning, stacklevel=2,
         )
     if mi < 0:
         warnings.warn(
-            f"ksg: the estimate {mi:.4f} nats is negative, but the true MI is >= 0; at this N the estimate is "
+            f"ksg: the {quantity} {mi:.4f} nats is negative, but the {truth} is >= 0; at this N the estimate is "
             "dominated by bias and noise (read it as 'no detectable dependence').",
             UserWarning, stacklevel=2,
         )
+    info = {"n_neighbors": n_neighbors, "n_jobs": workers, "seconds": time.perf_counter() - started}
+    if z_array is not None:
+        info.update(conditional=True, estimator="frenzel-pompe", dim_z=int(z_array.shape[1]))
     return MIResult(
         mi=mi, stderr=float(terms.std(ddof=1) / np.sqrt(n)), n_train=0, n_test=n,
-        objective="ksg", readout="ksg",
-        info={"n_neighbors": n_neighbors, "n_jobs": workers, "seconds": time.perf_counter() - started},
+        objective="ksg", readout="ksg", info=info,
     )
+
+
+def _check_conditioning(z, n_rows: int) -> np.ndarray:
+    z_array = check_array(z, "z")
+    if z_array.shape[0] != n_rows:
+        raise ValueError(
+            f"z has {z_array.shape[0]} rows but x and y have {n_rows}; z must be paired with them, one row per observation."
+        )
+    return z_array
+
+
+def _strict_knn_radius(points: np.ndarray, n_neighbors: int, workers: int) -> np.ndarray:
+    """Max-norm distance of each point to its k-th neighbour, nudged down so counts are strict."""
+    radius = cKDTree(points).query(points, k=n_neighbors + 1, p=np.inf, workers=workers)[0][:, n_neighbors]
+    return np.nextafter(radius, 0)
+
+
+def _count_within(points: np.ndarray, radius: np.ndarray, workers: int) -> np.ndarray:
+    """Other points within each point's ``radius`` (max-norm), the point itself not counted."""
+    return cKDTree(points).query_ball_point(points, radius, p=np.inf, return_length=True, workers=workers) - 1
 
 
 def _gaussian_log_density(centred: np.ndarray, covariance: np.ndarray) -> np.ndarray:
@@ -169,4 +211,95 @@ def gaussian(x, y) -> MIResult:
     )
 
 
-CLASSICAL = {"ksg": ksg, "gaussian": gaussian}
+# Fewer samples than this per occupied (x, y) cell make the plug-in meaningless; discrete_mi warns.
+SAMPLES_PER_CELL = 5
+
+
+def _category_codes(value: Any, name: str) -> np.ndarray:
+    """Integer codes 0..m-1 of the distinct rows of ``value`` (any dtype: numbers, text, bool, category).
+
+    Shape: value (n,) or (n, d) -> (n,).
+    """
+    import pandas as pd
+
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, pd.Series):
+        columns = [value]
+    elif isinstance(value, pd.DataFrame):
+        columns = [value.iloc[:, j] for j in range(value.shape[1])]
+    else:
+        try:
+            array = np.asarray(value)
+        except Exception as error:  # ragged lists and the like
+            raise ValueError(f"{name} could not be read as an array ({error}); pass shape (n,) or (n, d).") from error
+        if array.ndim == 0 or array.ndim > 2:
+            raise ValueError(f"{name} has shape {array.shape}; pass shape (n,) or (n, d) with one row per sample.")
+        columns = [array] if array.ndim == 1 else [array[:, j] for j in range(array.shape[1])]
+    if not columns or len(columns[0]) == 0:
+        raise ValueError(f"{name} is empty; pass at least one sample and one column.")
+    codes = []
+    for column in columns:
+        column_codes, _ = pd.factorize(np.asarray(column) if not isinstance(column, pd.Series) else column)
+        if (column_codes < 0).any():
+            raise ValueError(
+                f"{name} has {int((column_codes < 0).sum())} missing values (NaN/None); drop those rows or code "
+                "'missing' as a category of its own."
+            )
+        codes.append(column_codes)
+    if len(codes) == 1:
+        return codes[0].astype(np.int64)
+    return np.unique(np.column_stack(codes), axis=0, return_inverse=True)[1].reshape(-1).astype(np.int64)
+
+
+def discrete_mi(x, y, miller_madow: bool = True) -> MIResult:
+    """Plug-in MI of discrete data from counts, with the Miller-Madow bias correction.
+
+    I_plugin = sum_xy p(x, y) log p(x, y) / (p(x) p(y)) with p the empirical frequencies of the
+    distinct values (rows) of x and y. The plug-in is biased upward by about
+    (m_xy - m_x - m_y + 1) / (2N), with m the number of non-empty cells (Miller 1955, applied to
+    H(X) + H(Y) - H(X, Y)); ``miller_madow`` subtracts it. ``stderr`` is the delta-method
+    sd(log p(x_i, y_i) / (p(x_i) p(y_i))) / sqrt(N); it ignores the remaining bias. Values may be
+    numbers, text, booleans or pandas categories; each distinct row of a multi-column input is
+    one category. With fewer than 5 samples per occupied (x, y) cell (e.g. continuous data)
+    the plug-in is meaningless; a UserWarning says so.
+
+    Shape:
+        x: (n,) or (n, d_x), y: (n,) or (n, d_y).
+    """
+    started = time.perf_counter()
+    if not isinstance(miller_madow, (bool, np.bool_)):
+        raise ValueError(f"miller_madow={miller_madow!r} is invalid; pass True or False.")
+    x_codes = _category_codes(x, "x")
+    y_codes = _category_codes(y, "y")
+    n = x_codes.size
+    if y_codes.size != n:
+        raise ValueError(f"x has {n} rows but y has {y_codes.size}; x and y must be paired, one row per observation.")
+    if n < 2:
+        raise ValueError(f"got {n} samples but this needs at least 2; collect more samples.")
+    m_x, m_y = int(x_codes.max()) + 1, int(y_codes.max()) + 1
+    joint_codes = x_codes * m_y + y_codes
+    count_xy = np.bincount(joint_codes, minlength=m_x * m_y)
+    count_x, count_y = np.bincount(x_codes, minlength=m_x), np.bincount(y_codes, minlength=m_y)
+    # log p(x,y)/(p(x)p(y)) = log(N c_xy / (c_x c_y)) at each sample.
+    pointwise = np.log(n * count_xy[joint_codes] / (count_x[x_codes] * count_y[y_codes].astype(np.float64)))
+    plugin = float(pointwise.mean())
+    m_xy = int(np.count_nonzero(count_xy))
+    correction = (m_xy - m_x - m_y + 1) / (2.0 * n)
+    estimate = plugin - correction if miller_madow else plugin
+    if n < SAMPLES_PER_CELL * m_xy:
+        warnings.warn(
+            f"discrete_mi: N = {n} samples fill {m_xy} (x, y) cells, fewer than {SAMPLES_PER_CELL} per cell; the plug-in "
+            f"is dominated by bias (Miller-Madow correction {correction:.3f} nats) and meaningless for continuous "
+            "data. Use more samples, fewer categories, or a continuous estimator (method='anchor' or 'ksg').",
+            UserWarning, stacklevel=2,
+        )
+    return MIResult(
+        mi=float(estimate), stderr=float(pointwise.std(ddof=1) / np.sqrt(n)), n_train=0, n_test=n,
+        objective="discrete", readout="miller-madow" if miller_madow else "plugin",
+        info={"plugin": plugin, "miller_madow_correction": float(correction), "cells_xy": m_xy, "cells_x": m_x,
+              "cells_y": m_y, "seconds": time.perf_counter() - started},
+    )
+
+
+CLASSICAL = {"ksg": ksg, "gaussian": gaussian, "discrete": discrete_mi}
