@@ -7,12 +7,21 @@ needs no shared file system.
 
 Cells run side by side, so each worker uses one torch thread; with several threads per process the
 processes would fight over the cores.
+
+No worker outlives the sweep. When the sweep stops early (Ctrl-C, SIGTERM under
+``interrupt_on_sigterm``, an exception) the local workers are terminated, not waited for, and a
+dask LocalCluster is closed. A local worker whose parent died without cleaning up (SIGKILL) exits
+on its own within a second (``_exit_when_orphaned``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import signal
+import threading
+import time
 import traceback
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from typing import Any, Callable, Iterator, Sequence
@@ -37,6 +46,75 @@ def init_worker() -> None:
         torch.set_num_interop_threads(1)
     except RuntimeError:  # already set, or inter-op work already started in this process
         pass
+
+
+def _exit_when_orphaned(parent_pid: int, period: float = 1.0) -> None:
+    """Poll (in a daemon thread) whether the parent is gone; then exit this worker at once.
+
+    A process-pool worker blocks forever on its task queue when the parent dies without closing
+    the pool (SIGKILL, a crash); without this it would idle on, holding its memory.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(period)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="anchormi-orphan-watch", daemon=True).start()
+
+
+def init_process_worker(parent_pid: int) -> None:
+    """Initializer of local worker processes: one torch thread, exit with the parent, ignore SIGINT.
+
+    Ctrl-C reaches the whole process group; the parent alone decides, and ends its workers.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_when_orphaned(parent_pid)
+    init_worker()
+
+
+@contextlib.contextmanager
+def interrupt_on_sigterm() -> Iterator[None]:
+    """Within the block, SIGTERM raises KeyboardInterrupt in the main thread, as Ctrl-C does.
+
+    The sweep then stops its workers and keeps the finished cells. Further SIGTERMs while that
+    cleanup runs are ignored, so it completes. Outside the main thread this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired = False
+
+    def handler(signum: int, frame: Any) -> None:
+        nonlocal fired
+        if fired:
+            return
+        fired = True
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate_workers(pool: ProcessPoolExecutor, grace: float = 5.0) -> None:
+    """SIGTERM every worker of ``pool``, then SIGKILL those still alive after ``grace`` seconds."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python >= 3.14
+    if terminate is not None:
+        terminate()
+        return
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    deadline = time.monotonic() + grace
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join(1.0)
 
 
 class SerialExecutor:
@@ -72,19 +150,23 @@ class ProcessExecutor:
             return
         pool = ProcessPoolExecutor(
             max_workers=min(self.workers, len(cells)), mp_context=multiprocessing.get_context("spawn"),
-            initializer=init_worker,
+            initializer=init_process_worker, initargs=(os.getpid(),),
         )
-        futures: dict[Future, Cell] = {}
+        finished = False
         try:
-            futures = {pool.submit(fn, cell): cell for cell in cells}
+            futures: dict[Future, Cell] = {pool.submit(fn, cell): cell for cell in cells}
             for future in as_completed(futures):
                 error = future.exception()
                 if error is None:
                     yield futures[future], future.result(), None
                 else:
                     yield futures[future], None, _format_failure(error)
+            finished = True
         finally:
-            # Interrupted or abandoned: drop queued cells; running ones finish or die with the pool.
+            # Stopped early (Ctrl-C, SIGTERM, an error, the caller closed us): the running cells'
+            # results would be thrown away, so end their workers now instead of waiting for them.
+            if not finished:
+                _terminate_workers(pool)
             pool.shutdown(wait=True, cancel_futures=True)
 
 

@@ -84,8 +84,9 @@ def execute_cells(
     skipped = len(cells) - len(pending)
     failures: list[tuple[Cell, str]] = []
     bar = tqdm(total=len(cells), initial=skipped, disable=not progress, desc="cells", unit="cell", dynamic_ncols=True)
+    results = executor.run(cell_fn, pending)
     try:
-        for cell, outcome, failure in executor.run(cell_fn, pending):
+        for cell, outcome, failure in results:
             if failure is None:
                 store.write(cell, outcome)
             else:
@@ -95,6 +96,11 @@ def execute_cells(
             bar.set_postfix_str(f"{cell.method_label}/{cell.critic}", refresh=False)
     finally:
         bar.close()
+        # If the loop stopped early (Ctrl-C, SIGTERM, a failed write), the executor's cleanup (ending
+        # its workers) runs now, not whenever the traceback lets go of the generator.
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()
     return len(pending), skipped, failures
 
 
