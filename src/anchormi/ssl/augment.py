@@ -24,6 +24,8 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from .._validation import check_positive_int
+
 __all__ = [
     "random_shift",
     "random_resized_crop",
@@ -374,8 +376,7 @@ def default_augment(image_size: int, *, allow_flips: bool | None = None) -> Augm
         allow_flips: include left-right flips; default False below 16 px and True from 16 px. Pass
             False for handwriting or text at any size.
     """
-    if not (isinstance(image_size, int) and image_size >= 1):
-        raise ValueError(f"image_size must be a positive int (pixels); got {image_size!r}.")
+    check_positive_int(image_size, "image_size", "the shorter image side in pixels")
     if image_size < 16:
         steps: list[AugmentStep] = [
             RandomShift(max_shift=max(1, image_size // 8)),

@@ -12,6 +12,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from .._validation import check_positive_int
+
 __all__ = ["ConvEncoder", "ProjectionHead", "SimCLRModel"]
 
 _NORMS = ("batch", "group")
@@ -148,5 +150,4 @@ def _group_count(channels: int, max_groups: int = 8) -> int:
 
 
 def _check_positive_int(value, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int; got {value!r}.")
+    check_positive_int(value, name)

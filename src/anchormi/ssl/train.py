@@ -28,6 +28,7 @@ import pandas as pd
 import torch
 
 from .. import objectives
+from .._validation import check_positive_int
 from ..critics import CosineCritic
 from ..files import atomic_write_bytes, atomic_write_text
 from ..runtime import progress_default, resolve_device
@@ -85,11 +86,9 @@ class SSLConfig:
                 f"{sorted(objective.defaults) or 'no parameters'}."
             )
         if not (isinstance(self.temperature, (int, float)) and self.temperature > 0):
-            raise ValueError(f"temperature={self.temperature!r} is invalid; pass tau > 0 (e.g. 0.2).")
+            raise ValueError(f"temperature={self.temperature!r} is invalid; pass a temperature > 0 (e.g. 0.2).")
         for name in ("epochs", "batch_size", "projection_dim"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name}={value!r} is invalid; pass a positive int.")
+            check_positive_int(getattr(self, name), name)
         if self.batch_size < 2:
             raise ValueError("batch_size must be at least 2 so that every batch holds negatives.")
         if not self.lr > 0 or not self.weight_decay >= 0:

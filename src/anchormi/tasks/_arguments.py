@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any
+
+from .._validation import check_positive_int as _check_positive_int
 
 
 def check_positive_int(value: Any, argument: str, meaning: str, example: str) -> int:
@@ -12,9 +14,7 @@ def check_positive_int(value: Any, argument: str, meaning: str, example: str) ->
 
     ``meaning`` says what the argument holds and ``example`` a valid call, for the message.
     """
-    if isinstance(value, Integral) and not isinstance(value, bool) and value >= 1:
-        return int(value)
-    raise ValueError(f"{argument}={value!r} is invalid: {meaning} must be an integer >= 1; pass e.g. {example}.")
+    return _check_positive_int(value, argument, meaning, example)
 
 
 def check_positive_real(value: Any, argument: str, meaning: str, example: str) -> float:
