@@ -66,7 +66,7 @@ def test_toml_config_is_parsed_into_cells(tmp_path):
     path.write_text(
         'title = "t"\nmode = "fixed"\nseeds = [0, 1]\nn = [500, 1000]\ncritics = ["separable", "joint"]\n'
         'tasks = ["gaussian:dim=3,mi=[0.5,1]", {family = "cubic", dim = 2, mi = 0.3}]\n'
-        'methods = ["anchor", {name = "anchor", rule = "brier"}, "ksg:k=5"]\nformat = "csv"\n'
+        'methods = ["anchor", {name = "anchor", rule = "brier"}, "ksg:n_neighbors=5"]\nformat = "csv"\n'
         "[estimator]\nbatch_size = 64\nmax_steps = 100\n"
     )
     config = load_config(path)
@@ -74,9 +74,9 @@ def test_toml_config_is_parsed_into_cells(tmp_path):
     cells = config.cells()
     # 3 tasks x (2 trained methods x 2 critics + ksg without a critic) x 2 N x 2 seeds
     assert len(cells) == 3 * (2 * 2 + 1) * 2 * 2
-    assert {cell.method_label for cell in cells} == {"anchor", "anchor[rule=brier]", "ksg[k=5]"}
+    assert {cell.method_label for cell in cells} == {"anchor", "anchor[rule=brier]", "ksg[n_neighbors=5]"}
     ksg = [cell for cell in cells if cell.method == "ksg"]
-    assert all(cell.critic == "-" and cell.estimator == {} and cell.method_params == {"k": 5} for cell in ksg)
+    assert all(cell.critic == "-" and cell.estimator == {} and cell.method_params == {"n_neighbors": 5} for cell in ksg)
     assert len({cell.key for cell in cells}) == len(cells)
 
     path.write_text('mode = "fixed"\nseed = [0]\n')

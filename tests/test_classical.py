@@ -127,9 +127,9 @@ def test_classical_names_have_one_home():
     from anchormi import methods
     from anchormi.bench import SweepConfig, config
 
-    assert set(CLASSICAL) == {"ksg", "gaussian"} and set(CLASSICAL) <= set(methods())
+    assert {"ksg", "gaussian"} <= set(CLASSICAL) and {"ksg", "gaussian"} <= set(methods())
     assert config.CLASSICAL is CLASSICAL
-    for name in CLASSICAL:
+    for name in ("ksg", "gaussian"):
         with pytest.raises(ValueError, match="no streaming mode"):
             SweepConfig(mode="stream", methods=[name]).cells()
 

@@ -65,7 +65,7 @@ def _run(config, run: RunOptions, name: str) -> None:
 def bench(
     config: Optional[Path] = typer.Option(None, "--config", "-c", exists=True, dir_okay=False, help="TOML sweep configuration (see docs/bench.md); flags override it."),
     task: Optional[List[str]] = typer.Option(None, "--task", "-t", help="task spec, repeatable: 'gaussian:dim=20,mi=[2,6,10]', 'cubic:dim=20,mi=6', 'digits:k=2'. Stream mode: 'gaussian:dim=20'."),
-    method: Optional[List[str]] = typer.Option(None, "--method", "-m", help="method spec, repeatable: 'anchor', 'anchor:rule=brier', 'ksg:k=5' (see `anchormi objectives`)."),
+    method: Optional[List[str]] = typer.Option(None, "--method", "-m", help="method spec, repeatable: 'anchor', 'anchor:rule=brier', 'ksg:n_neighbors=5' (see `anchormi objectives`)."),
     critic: Optional[List[str]] = typer.Option(None, "--critic", help="critic, repeatable: separable | joint | bilinear | cosine."),
     seeds: SeedsOption = None,
     n: Optional[str] = typer.Option(None, "--n", help="comma-separated sample sizes N (fixed mode), e.g. 2000,10000."),
