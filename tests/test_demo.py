@@ -51,10 +51,11 @@ def test_demo_clips_the_axis_marks_off_scale_curves_and_warns(tmp_path, monkeypa
     assert list(table["method"]) == list(demo.DEMO_METHODS)
 
     warnings = [line for line in lines if line.startswith("warning:")]
-    assert len(warnings) == 1 and "nwj" in warnings[0] and "-320" in warnings[0]
+    assert len(warnings) == 1 and "nwj" in warnings[0] and "-320" in warnings[0] and "kept checkpoint" in warnings[0]
 
     ax = captured_axes[-1]
     assert demo.plot_range(5.0) == (-0.5, 8.5) and ax.get_ylim() == pytest.approx((-0.5, 8.5))
+    assert demo.plot_range(2.0, ceiling=4.16) == pytest.approx((-0.5, 4.66))  # log B stays in view
     labels = [text.get_text() for text in ax.get_legend().get_texts()]
     assert any(label.startswith("nwj") and "off scale" in label for label in labels)
     assert not any("off scale" in label for label in labels if not label.startswith("nwj"))
