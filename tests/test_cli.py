@@ -162,10 +162,10 @@ def test_only_given_options_and_params_reach_the_estimator(tmp_path, data, recor
     np.savez(tmp_path / "pair.npz", x=data[0], y=data[1])
     path = str(tmp_path / "pair.npz")
     ok = runner.invoke(app, ["estimate", path, "--lr", "0.001", "--folds", "3", "--n-permutations", "0", "--param", "patience=7",
-                             "--param", "hidden=[16,16]", "--param", "standardize=false"])
+                             "--param", "hidden=[16,16]", "--param", "marginals=none"])
     assert ok.exit_code == 0, ok.output
     assert recorded_kwargs == [{"method": "anchor", "lr": 0.001, "folds": 3, "n_permutations": 0, "patience": 7,
-                                "hidden": [16, 16], "standardize": False}]
+                                "hidden": [16, 16], "marginals": "none"}]
     line = assert_one_line_error(runner.invoke(app, ["estimate", path, "--param", "no_such_thing=1"]))
     assert "--param no_such_thing" in line and "does not apply to method anchor" in line and "patience" in line
     line = assert_one_line_error(runner.invoke(app, ["estimate", path, "--nu", "2", "--param", "nu=3"]))

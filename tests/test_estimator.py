@@ -94,7 +94,7 @@ def test_nwj_on_cubic_diverges_cleanly_and_keeps_best_state():
     x, y = tasks.cubic(dim=20, mi=10.0).sample(4_000, seed=0)
     with pytest.warns(ami.DivergenceWarning, match="diverged.*best checkpoint"):
         estimator = ami.MIEstimator(
-            objective="nwj", standardize=False, lr=1e-2, hidden=(256, 256), batch_size=64,
+            objective="nwj", marginals="none", lr=1e-2, hidden=(256, 256), batch_size=64,
             max_steps=600, eval_every=10, seed=0,
         ).fit(x, y)
     assert estimator.diverged_ and "non-finite" in estimator.stop_reason_

@@ -18,8 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import BaseEstimator
-from sklearn.preprocessing import StandardScaler
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
@@ -34,6 +33,7 @@ from .diagnostics import (
 )
 from .intervals import pool_folds
 from .objectives.bounds import SMILE_TAU
+from .preprocessing import MARGINALS, marginal_transform
 from .objectives.contrastive import resolve_k
 from .readouts import BOUND_READOUTS, READOUTS, batch_readout, check_readout, heldout_loss, heldout_readout, pointwise_log_ratios
 from .result import MIResult
@@ -83,7 +83,7 @@ class _Split:
 @dataclass
 class _FoldFit:
     critic: nn.Module
-    scalers: tuple[StandardScaler, StandardScaler]
+    scalers: tuple[TransformerMixin, TransformerMixin]
     outcome: TrainOutcome
     split: _Split
 
@@ -115,7 +115,10 @@ class MIEstimator(BaseEstimator):
         test_size, val_size: fractions held out for the final readout and for checkpoint
             selection (the validation split holds at most 10,000 pairs); the rest trains. The
             three splits are disjoint.
-        standardize: centre and scale every column with training-split statistics.
+        marginals: the per-column map fitted on each fold's training rows before the critic:
+            "zscore" (centre and scale), "normal_scores" (Gaussian copula: empirical CDF, then
+            the normal quantile; removes monotone warps of single coordinates) or "none". MI is
+            unchanged by such maps; see ``anchormi.preprocessing``.
         folds: cross-fitting. 1 keeps one train/val/test split. F >= 2 splits the pairs into F
             folds; fold f's critic trains on the others (with its own validation carve-out) and
             scores only fold f, so all N pairs are held out once and the interval includes the
@@ -129,6 +132,7 @@ class MIEstimator(BaseEstimator):
         device: "auto" (CUDA when present), "cpu", "cuda", ...
         progress: show a progress bar; None shows one only at an interactive terminal.
         tau, f: deprecated names of ``smile_tau`` and ``generator`` (one release).
+        standardize: deprecated; True is marginals="zscore", False is marginals="none".
 
     Fitted attributes: ``result_`` (the MIResult), ``critics_`` (one per fold), ``critic_``
     (the first), ``history_``, ``n_features_x_``, ``n_features_y_``, ``loss_params_``, ...
@@ -158,7 +162,7 @@ class MIEstimator(BaseEstimator):
         "patience": optional(positive_int),
         "test_size": fraction,
         "val_size": fraction,
-        "standardize": boolean,
+        "marginals": one_of(*MARGINALS),
         "folds": positive_int,
         "n_permutations": nonnegative_int,
         "seed": nonnegative_int,
@@ -167,6 +171,7 @@ class MIEstimator(BaseEstimator):
         "progress": optional(boolean),
         "tau": optional(positive_real),
         "f": optional(one_of(*objectives.GENERATORS)),
+        "standardize": optional(boolean),
     }
 
     def __init__(
@@ -194,7 +199,7 @@ class MIEstimator(BaseEstimator):
         patience: int | None = None,
         test_size: float = 0.2,
         val_size: float = 0.1,
-        standardize: bool = True,
+        marginals: str = "zscore",
         folds: int = 1,
         n_permutations: int = 200,
         seed: int = 0,
@@ -203,6 +208,7 @@ class MIEstimator(BaseEstimator):
         progress: bool | None = None,
         tau: float | None = None,
         f: str | None = None,
+        standardize: bool | None = None,
     ):
         self.objective = objective
         self.critic = critic
@@ -227,7 +233,7 @@ class MIEstimator(BaseEstimator):
         self.patience = patience
         self.test_size = test_size
         self.val_size = val_size
-        self.standardize = standardize
+        self.marginals = marginals
         self.folds = folds
         self.n_permutations = n_permutations
         self.seed = seed
@@ -236,6 +242,7 @@ class MIEstimator(BaseEstimator):
         self.progress = progress
         self.tau = tau
         self.f = f
+        self.standardize = standardize
 
     # ---- parameters ---------------------------------------------------------------------------
     def _resolve(self) -> dict[str, Any]:
@@ -284,8 +291,12 @@ class MIEstimator(BaseEstimator):
                 stacklevel=3,
             )
         offset = objective.log_ratio_offset if objective.log_ratio_offset is not None else 0.0
+        marginals = self.marginals
+        if self.standardize is not None:
+            warnings.warn("MIEstimator(standardize=...) is deprecated; pass marginals='zscore' or 'none'.", DeprecationWarning, stacklevel=3)
+            marginals = "zscore" if self.standardize else "none"
         return {"objective": objective, "loss_params": loss_params, "readout": readout,
-                "readout_params": readout_params, "offset": offset}
+                "readout_params": readout_params, "offset": offset, "marginals": marginals}
 
     def _check_tuple_size(self, loss_params: dict[str, Any], batch_size: int) -> None:
         k = loss_params.get("k")
@@ -428,8 +439,8 @@ class MIEstimator(BaseEstimator):
         readout, offset, readout_params = resolved["readout"], resolved["offset"], resolved["readout_params"]
         n_folds = len(splits)
         scalers = [
-            (StandardScaler(with_mean=self.standardize, with_std=self.standardize).fit(x[split.train]),
-             StandardScaler(with_mean=self.standardize, with_std=self.standardize).fit(y[split.train]))
+            (marginal_transform(resolved["marginals"], split.train.size).fit(x[split.train]),
+             marginal_transform(resolved["marginals"], split.train.size).fit(y[split.train]))
             for split in splits
         ]
         critics = [self._build_critic(x.shape[1], y.shape[1], device, seed=int(self.seed) + index) for index in range(n_folds)]
@@ -595,8 +606,7 @@ class MIEstimator(BaseEstimator):
         first_x, first_y = check_pair(*sample_batch(0, rng), min_samples=2)
         self._check_tuple_size(resolved["loss_params"], first_x.shape[0])
         device = resolve_device(self.device)
-        identity = (StandardScaler(with_mean=False, with_std=False).fit(first_x),
-                    StandardScaler(with_mean=False, with_std=False).fit(first_y))
+        identity = (marginal_transform("none", 1).fit(first_x), marginal_transform("none", 1).fit(first_y))
         critic = self._build_critic(first_x.shape[1], first_y.shape[1], device)
         pending = [(first_x, first_y)]
 
@@ -718,7 +728,7 @@ class MIEstimator(BaseEstimator):
         return self._log_ratios(x_array, y_array, z_array)
 
 
-def _tensors(scalers: tuple[StandardScaler, StandardScaler], x: np.ndarray, y: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def _tensors(scalers: tuple[TransformerMixin, TransformerMixin], x: np.ndarray, y: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Standardise with the fold's training statistics and move to ``device`` as float32."""
     return (torch.as_tensor(scalers[0].transform(x), dtype=torch.float32, device=device),
             torch.as_tensor(scalers[1].transform(y), dtype=torch.float32, device=device))
