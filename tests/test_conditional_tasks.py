@@ -208,6 +208,7 @@ def test_frenzel_pompe_recovers_the_conditional_mi(builder):
         f"{task.name}: Frenzel-Pompe {estimates.mean():.4f} +/- {spread:.4f} (sd over seeds) vs truth {task.cmi:.4f}"
     )
     assert result.info["conditional"] and result.info["estimator"] == "frenzel-pompe" and result.info["dim_z"] == 1
+    assert result.quantity == "I(X;Y|Z)"
 
 
 def test_frenzel_pompe_z_is_checked_and_z_none_is_unchanged():
@@ -220,7 +221,7 @@ def test_frenzel_pompe_z_is_checked_and_z_none_is_unchanged():
         bad[3] = np.nan
         ksg(x, y, z=bad)
     plain = ksg(x, y)
-    assert "conditional" not in plain.info and plain.mi > 0.3  # I(X; Y) = 0.5 without z
+    assert "conditional" not in plain.info and plain.quantity == "I(X;Y)" and plain.mi > 0.3  # I(X; Y) = 0.5 without z
     # a z independent of everything leaves I(X; Y | Z) = I(X; Y); FP agrees with KSG within their spread
     noise = np.random.default_rng(1).standard_normal((500, 1))
     assert abs(ksg(x, y, z=noise).mi - plain.mi) < N_STDERR * plain.stderr

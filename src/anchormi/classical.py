@@ -121,7 +121,7 @@ def ksg(
         info.update(conditional=True, estimator="frenzel-pompe", dim_z=int(z_array.shape[1]))
     return MIResult(
         mi=mi, stderr=float(terms.std(ddof=1) / np.sqrt(n)), n_train=0, n_test=n,
-        objective="ksg", readout="ksg", info=info,
+        objective="ksg", readout="ksg", info=info, quantity="I(X;Y)" if z_array is None else "I(X;Y|Z)",
     )
 
 
