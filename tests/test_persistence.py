@@ -3,10 +3,8 @@ and damaged or foreign files fail with a ValueError that says what to do."""
 
 from __future__ import annotations
 
-import io
 import os
 import pickle
-import zipfile
 
 import numpy as np
 import pandas as pd
