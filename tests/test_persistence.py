@@ -92,6 +92,15 @@ def test_conditional_and_streamed_estimators_round_trip(tmp_path):
     _assert_same_output(streamed, restored, *_data(4, n=300))
 
 
+def test_normal_scores_marginals_round_trip(tmp_path):
+    x, y = _data(0)
+    estimator = MIEstimator(marginals="normal_scores", **TINY).fit(x, y)
+    restored = load_estimator(save_estimator(estimator, tmp_path / "model.pt"))
+    quantiles = restored.scalers_[0][0].steps[0][1]
+    np.testing.assert_array_equal(quantiles.quantiles_, estimator.scalers_[0][0].steps[0][1].quantiles_)
+    _assert_same_output(estimator, restored, *_data(5, n=300))
+
+
 def test_a_user_module_critic_is_refused_with_the_alternatives(tmp_path):
     x, y = _data(0)
     estimator = MIEstimator(critic=make_critic("bilinear", 2, 2), **TINY).fit(x, y)

@@ -12,7 +12,7 @@ class would have to be imported from the file); ``pickle`` still works for those
 
 Contents: a magic string, the format number (FORMAT), the anchormi and torch versions, the
 estimator's parameters, each fold critic's state dict (and the I(X;Z) critics of a conditional
-fit), the scalers' arrays, every plain fitted attribute (objective name, loss and readout
+fit), the per-column maps, every plain fitted attribute (objective name, loss and readout
 parameters, sizes, ...), the training history and the fitted result as dicts of lists.
 """
 
@@ -133,29 +133,54 @@ def _result_from_plain(stored: dict[str, Any]) -> Any:
 # ---- scalers and critics --------------------------------------------------------------------------
 
 
-def _scaler_to_plain(scaler: StandardScaler) -> dict[str, Any]:
-    return {
-        "with_mean": bool(scaler.with_mean), "with_std": bool(scaler.with_std),
-        "mean": _plain(getattr(scaler, "mean_", None), "scaler mean_"),
-        "scale": _plain(getattr(scaler, "scale_", None), "scaler scale_"),
-        "var": _plain(getattr(scaler, "var_", None), "scaler var_"),
-        "n_samples_seen": _plain(scaler.n_samples_seen_, "scaler n_samples_seen_"),
-        "n_features_in": int(scaler.n_features_in_),
-    }
+def _transformer_classes() -> dict[str, type]:
+    """The per-column maps a file may hold (anchormi.preprocessing builds them), by class name.
+
+    Loading instantiates only these classes, so a file cannot name arbitrary code to run.
+    """
+    from sklearn.preprocessing import QuantileTransformer
+
+    return {"StandardScaler": StandardScaler, "QuantileTransformer": QuantileTransformer}
 
 
-def _scaler_from_plain(stored: dict[str, Any]) -> StandardScaler:
-    def array(value: Any) -> Any:
-        return value.numpy() if isinstance(value, torch.Tensor) else value
+def _transformer_to_plain(transformer: Any, where: str) -> dict[str, Any]:
+    """A fitted marginal map as plain data: class name, constructor parameters, fitted arrays.
 
-    scaler = StandardScaler(with_mean=stored["with_mean"], with_std=stored["with_std"])
-    scaler.mean_, scaler.scale_, scaler.var_ = array(stored["mean"]), array(stored["scale"]), array(stored["var"])
-    scaler.n_samples_seen_ = array(stored["n_samples_seen"])
-    scaler.n_features_in_ = int(stored["n_features_in"])
-    return scaler
+    A scikit-learn Pipeline is stored step by step.
+    """
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(transformer, Pipeline):
+        return {"class": "Pipeline", "steps": [
+            [name, _transformer_to_plain(step, f"{where} step {name!r}")] for name, step in transformer.steps
+        ]}
+    class_name = type(transformer).__name__
+    if _transformer_classes().get(class_name) is not type(transformer):
+        raise ValueError(
+            f"{where} is a {class_name}, which save_estimator cannot store; it stores the maps of "
+            f"anchormi.preprocessing ({', '.join(_transformer_classes())} and pipelines of them)."
+        )
+    fitted = {name: _plain(value, f"{where}.{name}") for name, value in vars(transformer).items()
+              if name.endswith("_") and not name.startswith("_")}
+    return {"class": class_name, "params": _plain(transformer.get_params(deep=False), f"{where} parameters"),
+            "fitted": fitted}
 
 
-def _critic_to_plain(critic: nn.Module, scalers: tuple[StandardScaler, StandardScaler]) -> dict[str, Any]:
+def _transformer_from_plain(stored: dict[str, Any]) -> Any:
+    from sklearn.pipeline import Pipeline
+
+    if stored["class"] == "Pipeline":
+        return Pipeline([(name, _transformer_from_plain(step)) for name, step in stored["steps"]])
+    classes = _transformer_classes()
+    if stored["class"] not in classes:
+        raise ValueError(f"unknown marginal map class {stored['class']!r}")
+    transformer = classes[stored["class"]](**stored["params"])
+    for name, value in stored["fitted"].items():
+        setattr(transformer, name, value.numpy() if isinstance(value, torch.Tensor) else value)
+    return transformer
+
+
+def _critic_to_plain(critic: nn.Module, scalers: tuple[Any, Any]) -> dict[str, Any]:
     return {
         "state_dict": {name: tensor.detach().cpu().clone() for name, tensor in critic.state_dict().items()},
         "dim_x": int(scalers[0].n_features_in_), "dim_y": int(scalers[1].n_features_in_),
@@ -220,7 +245,9 @@ def save_estimator(estimator: Any, path: str | os.PathLike) -> Path:
         if hasattr(estimator, critics_name):
             critics, scalers = getattr(estimator, critics_name), getattr(estimator, scalers_name)
             fitted[critics_name] = [_critic_to_plain(c, s) for c, s in zip(critics, scalers)]
-            fitted[scalers_name] = [[_scaler_to_plain(s) for s in pair] for pair in scalers]
+            fitted[scalers_name] = [
+                [_transformer_to_plain(s, f"{scalers_name}[{i}][{j}]") for j, s in enumerate(pair)] for i, pair in enumerate(scalers)
+            ]
     payload = {
         "magic": MAGIC, "format": FORMAT, "anchormi_version": anchormi.__version__, "torch_version": str(torch.__version__),
         "params": params, "fitted": fitted,
@@ -291,7 +318,7 @@ def load_estimator(path: str | os.PathLike) -> Any:
         for critics_name, scalers_name in zip(_CRITIC_LISTS, _SCALER_LISTS):
             if critics_name in fitted:
                 setattr(estimator, critics_name, [_critic_from_plain(c, params, device) for c in fitted[critics_name]])
-                setattr(estimator, scalers_name, [tuple(_scaler_from_plain(s) for s in pair) for pair in fitted[scalers_name]])
+                setattr(estimator, scalers_name, [tuple(_transformer_from_plain(s) for s in pair) for pair in fitted[scalers_name]])
         estimator.critic_ = estimator.critics_[0]
         for name, stored in fitted["frames"].items():
             setattr(estimator, name, _frame_from_plain(stored))
