@@ -23,8 +23,10 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	MPLBACKEND=Agg $(PY) -m pytest -q
 
+# The long statistical runs, marked slow and so left out of `make test` (addopts has -m 'not slow';
+# a later -m on the command line replaces it).
 test-slow: $(VENV)/.installed
-	MPLBACKEND=Agg $(PY) -m pytest -q -m slow
+	MPLBACKEND=Agg $(PY) -m pytest -q -m slow --durations=0
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/speed.py

@@ -380,7 +380,6 @@ def test_linear_cka_identities(n_rows, dim_a, dim_b):
     b = a[:, :dim_b] @ rng.standard_normal((dim_b, dim_b)) + 0.5 * rng.standard_normal((n_rows, dim_b))
     cka = linear_cka(a, b)
     assert linear_cka(a, a) == pytest.approx(1.0, abs=1e-12)
-    assert 0.0 <= cka <= 1.0
     assert cka == pytest.approx(linear_cka(b, a), abs=1e-12)
     assert cka == pytest.approx(_cka_by_hsic(a, b), abs=1e-12)
     assert linear_cka(a, a @ _random_orthogonal(dim_a, rng)) == pytest.approx(1.0, abs=1e-12)
@@ -392,10 +391,21 @@ def test_linear_cka_identities(n_rows, dim_a, dim_b):
     assert linear_cka(a, a * np.linspace(0.1, 10, dim_a)) < 0.99
 
 
-def test_linear_cka_in_unit_interval_for_random_pairs():
+@pytest.mark.parametrize("n_rows", [40, 5])  # feature and Gram code paths (n_rows < dim)
+def test_linear_cka_of_a_rescaled_orthonormal_basis(n_rows):
+    """Exact value: for centred A with orthonormal columns, ||A^T A D||_F^2 / (||A^T A||_F ||D A^T A D||_F)
+    gives CKA(A, A D) = sum d^2 / (sqrt(p) sqrt(sum d^4)) for diagonal D."""
     rng = np.random.default_rng(1)
-    values = [linear_cka(rng.standard_normal((20, 3)), rng.standard_normal((20, 5))) for _ in range(50)]
-    assert all(0.0 <= v <= 1.0 for v in values)
+    dim = 4 if n_rows > 4 else 3
+    centred = rng.standard_normal((n_rows, dim))
+    centred -= centred.mean(axis=0)
+    basis = np.linalg.qr(centred)[0][:, :dim]  # orthonormal columns spanning centred data: still centred
+    scales = np.array([0.3, 1.0, 2.0, 5.0])[:dim]
+    expected = (scales**2).sum() / (math.sqrt(dim) * math.sqrt((scales**4).sum()))
+    assert linear_cka(basis, basis * scales) == pytest.approx(expected, abs=1e-12)
+    # wide second argument: padding B with zero columns changes nothing
+    padded = np.hstack([basis * scales, np.zeros((n_rows, 7))])
+    assert linear_cka(basis, padded) == pytest.approx(expected, abs=1e-12)
 
 
 def test_linear_cka_rejects_bad_input():

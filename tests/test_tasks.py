@@ -165,7 +165,10 @@ def test_student_t_marginal_is_univariate_t():
 def test_student_t_custom_dispersion_agrees_with_rho():
     by_rho = tasks.student_t(dim_x=2, dim_y=2, dof=4.0, rho=0.7)
     by_matrix = tasks.student_t(dim_x=2, dim_y=2, dof=4.0, dispersion=by_rho.dispersion)
-    assert by_matrix.mi == pytest.approx(by_rho.mi, rel=1e-12)
+    # Both equal the closed form typed in here: two pairs of correlation 0.7 plus Czyz's correction.
+    expected = -2 / 2 * math.log(1 - 0.7**2) + czyz_correction(4.0, 2, 2)
+    assert by_rho.mi == pytest.approx(expected, rel=1e-12)
+    assert by_matrix.mi == pytest.approx(expected, rel=1e-12)
     assert by_matrix.name.endswith("-custom")
 
 
@@ -421,7 +424,9 @@ def test_registry_lists_and_builds_every_family():
         kwargs = {"base": "gaussian", "dim": 2, "mi": 1.0} if name in ("half-cube", "asinh", "normal-cdf") else {}
         task = tasks.get(name, **kwargs)
         assert isinstance(task, Task)
-        task.sample(3)
+        x, y = task.sample(3, seed=0)
+        assert x.shape == (3, task.dim_x) and y.shape == (3, task.dim_y)
+        assert task.mi > 0
 
 
 def test_registry_get_builds_the_named_task():

@@ -83,12 +83,11 @@ class MovingAverage:
         if self.log_value is None:
             self.log_value = log_batch_mean
         else:
-            self.log_value = float(
-                torch.logaddexp(
-                    torch.tensor(math.log1p(-self.alpha) + self.log_value),
-                    torch.tensor(math.log(self.alpha) + log_batch_mean),
-                )
-            )
+            # Plain-float log-add-exp: torch.tensor(float) would round the average to float32.
+            kept = math.log1p(-self.alpha) + self.log_value
+            added = math.log(self.alpha) + log_batch_mean
+            top = max(kept, added)
+            self.log_value = top + math.log1p(math.exp(-abs(kept - added)))
         return self.log_value
 
 
