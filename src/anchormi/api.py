@@ -12,12 +12,10 @@ from .result import MIResult
 
 
 def methods() -> dict[str, str]:
-    """Every method name ``estimate`` accepts, with a one-line description."""
-    return {
-        **objectives.available(),
-        "ksg": "Kraskov-Stoegbauer-Grassberger k-NN estimator (algorithm 1), no training.",
-        "gaussian": "Closed form under joint Gaussianity from the sample covariance, no training.",
-    }
+    """Every method name ``estimate`` accepts, with a one-line description: the objective
+    registry, then the classical estimators (first docstring line of each)."""
+    classical = {name: inspect.getdoc(function).splitlines()[0] for name, function in CLASSICAL.items()}
+    return {**objectives.available(), **classical}
 
 
 def estimate(x: Any, y: Any, z: Any = None, method: str = "anchor", **kwargs: Any) -> MIResult:
@@ -30,9 +28,9 @@ def estimate(x: Any, y: Any, z: Any = None, method: str = "anchor", **kwargs: An
             conditional MI by the chain rule I(X;(Y,Z)) - I(X;Z) with two calibrated critics
             (Frenzel-Pompe k-NN for method="ksg").
         method: an objective name (default "anchor": InfoNCE-anchor, log score, nu=16, held-out
-            plug-in), or "ksg" / "gaussian".
-        **kwargs: ``MIEstimator`` parameters for objectives (batch_size, critic, seed, ...), or
-            the classical estimator's parameters (``k`` and ``seed`` for ksg).
+            plug-in), or a classical estimator: "ksg", "gaussian", "discrete" (``methods()``).
+        **kwargs: ``MIEstimator`` parameters for objectives (batch_size, critic, folds, seed, ...),
+            or the classical estimator's parameters (``n_neighbors``, ``n_jobs``, ``seed`` for ksg).
 
     Returns:
         MIResult with ``mi``, ``bits``, ``stderr``, ``ci``, ``history``.

@@ -642,6 +642,24 @@ class MIEstimator(BaseEstimator):
         self.n_threads_ = n_threads
         return self
 
+    # ---- persistence --------------------------------------------------------------------------
+    def save(self, path: Any) -> Any:
+        """Write the fitted critics, per-column maps, parameters, objective and package version to
+        one file (``torch.save``; read back with the safe ``weights_only=True``). Returns the path."""
+        from .persistence import save_estimator
+
+        return save_estimator(self, path)
+
+    @classmethod
+    def load(cls, path: Any) -> "MIEstimator":
+        """Read an estimator written by :meth:`save`; ``pmi`` and ``estimate`` give identical output.
+
+        A corrupt file or one from an incompatible format raises ValueError saying what to do.
+        """
+        from .persistence import load_estimator
+
+        return load_estimator(path)
+
     # ---- use ----------------------------------------------------------------------------------
     def _check_new(self, x: Any, y: Any, z: Any, min_samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         check_is_fitted(self, "critics_")
