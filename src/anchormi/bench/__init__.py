@@ -15,13 +15,32 @@ dask.distributed cluster (see ``executors``). The command line is ``anchormi ben
 ``anchormi reproduce staircase|images``.
 """
 
-from .cells import Cell, run_cell
-from .config import SweepConfig, load_config
-from .executors import DaskExecutor, ProcessExecutor, SerialExecutor, make_executor
-from .runner import SweepOutcome, run_sweep
-from .summary import summarize_fixed, summarize_stream
+# Names load on first use, so that `anchormi --help` does not import torch through this package.
+_SOURCES = {
+    'Cell': '.cells',
+    'run_cell': '.cells',
+    'SweepConfig': '.config',
+    'load_config': '.config',
+    'DaskExecutor': '.executors',
+    'ProcessExecutor': '.executors',
+    'SerialExecutor': '.executors',
+    'make_executor': '.executors',
+    'SweepOutcome': '.runner',
+    'run_sweep': '.runner',
+    'summarize_fixed': '.summary',
+    'summarize_stream': '.summary',
+}
 
 __all__ = [
     "Cell", "run_cell", "SweepConfig", "load_config", "SerialExecutor", "ProcessExecutor", "DaskExecutor",
     "make_executor", "SweepOutcome", "run_sweep", "summarize_fixed", "summarize_stream",
 ]
+
+
+
+def __getattr__(name: str):
+    if name in _SOURCES:
+        import importlib
+
+        return getattr(importlib.import_module(_SOURCES[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

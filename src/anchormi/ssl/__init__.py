@@ -17,30 +17,47 @@ Scoring pairs by pointwise MI is not self-supervised learning; it lives in :mod:
     >>> run.model.features(images)                                                              # doctest: +SKIP
 """
 
-from anchormi.ssl.augment import (
-    Augment,
-    ColorJitter,
-    GaussianNoise,
-    RandomErasing,
-    RandomFlip,
-    RandomResizedCrop,
-    RandomRotation,
-    RandomShift,
-    color_jitter,
-    compose,
-    default_augment,
-    gaussian_noise,
-    random_erasing,
-    random_flip,
-    random_resized_crop,
-    random_rotation,
-    random_shift,
-)
-from anchormi.ssl.data import ImageData, images_from_array, load_digits_images, load_image_folder
-from anchormi.ssl.encoders import ConvEncoder, ProjectionHead, SimCLRModel
-from anchormi.ssl.metrics import alignment, linear_cka, linear_probe_accuracy, linear_probe_topk, uniformity
-from anchormi.ssl.evaluate import encode, evaluate_representation, representation_cka, stratified_split
-from anchormi.ssl.train import SSLConfig, SSLRun, load_checkpoint, model_from_checkpoint, train_ssl
+# Names load on first use, so that `anchormi --help` does not import torch through this package.
+_SOURCES = {
+    'Augment': 'anchormi.ssl.augment',
+    'ColorJitter': 'anchormi.ssl.augment',
+    'GaussianNoise': 'anchormi.ssl.augment',
+    'RandomErasing': 'anchormi.ssl.augment',
+    'RandomFlip': 'anchormi.ssl.augment',
+    'RandomResizedCrop': 'anchormi.ssl.augment',
+    'RandomRotation': 'anchormi.ssl.augment',
+    'RandomShift': 'anchormi.ssl.augment',
+    'color_jitter': 'anchormi.ssl.augment',
+    'compose': 'anchormi.ssl.augment',
+    'default_augment': 'anchormi.ssl.augment',
+    'gaussian_noise': 'anchormi.ssl.augment',
+    'random_erasing': 'anchormi.ssl.augment',
+    'random_flip': 'anchormi.ssl.augment',
+    'random_resized_crop': 'anchormi.ssl.augment',
+    'random_rotation': 'anchormi.ssl.augment',
+    'random_shift': 'anchormi.ssl.augment',
+    'ImageData': 'anchormi.ssl.data',
+    'images_from_array': 'anchormi.ssl.data',
+    'load_digits_images': 'anchormi.ssl.data',
+    'load_image_folder': 'anchormi.ssl.data',
+    'ConvEncoder': 'anchormi.ssl.encoders',
+    'ProjectionHead': 'anchormi.ssl.encoders',
+    'SimCLRModel': 'anchormi.ssl.encoders',
+    'alignment': 'anchormi.ssl.metrics',
+    'linear_cka': 'anchormi.ssl.metrics',
+    'linear_probe_accuracy': 'anchormi.ssl.metrics',
+    'linear_probe_topk': 'anchormi.ssl.metrics',
+    'uniformity': 'anchormi.ssl.metrics',
+    'encode': 'anchormi.ssl.evaluate',
+    'evaluate_representation': 'anchormi.ssl.evaluate',
+    'representation_cka': 'anchormi.ssl.evaluate',
+    'stratified_split': 'anchormi.ssl.evaluate',
+    'SSLConfig': 'anchormi.ssl.train',
+    'SSLRun': 'anchormi.ssl.train',
+    'load_checkpoint': 'anchormi.ssl.train',
+    'model_from_checkpoint': 'anchormi.ssl.train',
+    'train_ssl': 'anchormi.ssl.train',
+}
 
 __all__ = [
     "SSLConfig",
@@ -82,3 +99,12 @@ __all__ = [
     "random_shift",
     "uniformity",
 ]
+
+
+
+def __getattr__(name: str):
+    if name in _SOURCES:
+        import importlib
+
+        return getattr(importlib.import_module(_SOURCES[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
