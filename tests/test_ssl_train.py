@@ -18,7 +18,8 @@ from anchormi.ssl.cli import register
 from anchormi.ssl.data import images_from_array
 from anchormi.ssl.evaluate import encode, few_shot_indices, stratified_split
 from anchormi.ssl.metrics import linear_probe_accuracy
-from anchormi.ssl.reporting import markdown_table, mean_sd, parse_objective, parse_objectives
+from anchormi.files import markdown_table
+from anchormi.ssl.reporting import mean_sd, parse_objective, parse_objectives
 from anchormi.ssl.train import load_checkpoint, model_from_checkpoint
 
 TINY = dict(widths=(8, 16), projection_dim=16, batch_size=64)

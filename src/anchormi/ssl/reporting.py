@@ -14,7 +14,6 @@ import numpy as np
 
 from .. import objectives
 from ..files import atomic_write_bytes
-from ..files import markdown_table as markdown_table  # noqa: F401 - old import path (tests/test_ssl_train.py)
 
 __all__ = ["ObjectiveSpec", "parse_objective", "parse_objectives", "resolved_params", "describe_params", "mean_sd", "save_figure"]
 
