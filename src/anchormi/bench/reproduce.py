@@ -1,4 +1,4 @@
-"""The study's MI-estimation experiments as sweep configurations (METHOD.md section 6).
+"""The study's MI-estimation experiments as sweep configurations (docs/method.md section 10).
 
 - ``staircase_config``: the streaming staircase of Song & Ermon (2020). X, Y in R^20, correlated
   Gaussians and the cubic variant; MI 2 -> 4 -> 6 -> 8 -> 10 nats, 4,000 steps each; batch 64,
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from .config import SweepConfig
 
-# Every estimator of METHOD.md: the anchor, its special cases and the bound baselines.
+# Every estimator of docs/method.md: the anchor, its special cases and the bound baselines.
 STUDY_OBJECTIVES = ("anchor", "infonce", "nwj", "dv", "mine", "smile", "js", "nce", "chi2")
 # The library's anchor uses nu = 16 (benchmarks/README.md); the study's own setting is nu = 1.
 STUDY_METHODS = (*STUDY_OBJECTIVES, "anchor:nu=1")

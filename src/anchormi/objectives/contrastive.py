@@ -1,7 +1,7 @@
 """The (K+1)-class contrastive family: InfoNCE-anchor under any proper scoring rule.
 
 InfoNCE (nu = 0), ranking NCE (K = 2, nu = 0) and binary NCE (K = 1, nu = 1) are parameter
-settings of :func:`anchor_loss`, not separate implementations (METHOD.md sections 3 and 4).
+settings of :func:`anchor_loss`, not separate implementations (docs/method.md sections 3 and 5).
 
 Tuples come from the score matrix S[i, j] = c(x_i, y_j), one column per y_j. The off-diagonal
 entries of column j are draws of x from p(x), independent of y_j, so they serve as the noise

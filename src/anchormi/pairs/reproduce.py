@@ -32,7 +32,7 @@ from .scoring import auroc_stderr, fit_and_score, oracle_score, run_data
 
 __all__ = ["PMISettings", "reproduce_pmi", "PAPER_PMI_AUROC"]
 
-# METHOD.md section 6: protein-interaction AUROC over 20 runs (kinase / ligand).
+# docs/method.md section 10: protein-interaction AUROC over 20 runs (kinase / ligand).
 PAPER_PMI_AUROC = {"anchor:nu=1": "0.80 / 0.97", "chi2": "0.76 / 0.92", "nce": "0.77 / 0.95", "spherical": "0.73 / 0.87"}
 # "anchor" trains with the library's default nu; "anchor:nu=1" is the paper's setting.
 DEFAULT_OBJECTIVES = ("anchor", "anchor:nu=1", "nce", "chi2", "spherical", "infonce")

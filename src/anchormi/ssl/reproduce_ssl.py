@@ -36,7 +36,7 @@ from .train import SSLConfig, train_ssl
 
 __all__ = ["SSLSettings", "reproduce_ssl", "PAPER_SSL_TOP1"]
 
-# METHOD.md section 6: SimCLR, ResNet-18, CIFAR-100, B = 256, linear probe top-1 (%).
+# docs/method.md section 10: SimCLR, ResNet-18, CIFAR-100, B = 256, linear probe top-1 (%).
 PAPER_SSL_TOP1 = {"infonce": 65.98, "anchor:nu=1": 65.74, "chi2": 65.59, "nce": 61.69, "spherical": 4.33}
 # "anchor" trains with the library's default nu; "anchor:nu=1" is the paper's setting.
 DEFAULT_OBJECTIVES = ("infonce", "anchor", "anchor:nu=1", "chi2", "nce", "spherical")

@@ -7,7 +7,7 @@ invertible linear map per variable (seeded by ``seed``), so the covariance is de
 - ``chain`` X -> Z -> Y: I(X; Y | Z) = 0 exactly while I(X; Y) = ``mi`` > 0;
 - ``collider`` X -> Z <- Y: I(X; Y) = 0 exactly while I(X; Y | Z) = ``cmi`` > 0.
 
-For a Gaussian with joint covariance Sigma of (X, Y, Z) (METHOD.md section 7),
+For a Gaussian with joint covariance Sigma of (X, Y, Z) (docs/method.md section 8),
 
     I(X; Y | Z) = 1/2 log( |Sigma_XZ| |Sigma_YZ| / (|Sigma_Z| |Sigma_XYZ|) ),
     I(X; Y)     = 1/2 log( |Sigma_X| |Sigma_Y| / |Sigma_XY| ),
