@@ -462,8 +462,12 @@ class MIEstimator(BaseEstimator):
         states = [objective.make_state() if objective.make_state is not None else None for _ in range(n_folds)]
         member_params = [dict(loss_params, state=state) if state is not None else loss_params for state in states]
 
-        def loss_fn(scores: torch.Tensor) -> torch.Tensor:
-            return torch.stack([objective.loss(scores[m], **member_params[m]) for m in range(n_folds)])
+        if objective.make_state is None:
+            # One vectorised loss over the fold axis; stateful objectives (MINE) loop instead.
+            loss_fn = torch.vmap(lambda scores: objective.loss(scores, **loss_params))
+        else:
+            def loss_fn(scores: torch.Tensor) -> torch.Tensor:
+                return torch.stack([objective.loss(scores[m], **member_params[m]) for m in range(n_folds)])
 
         def evaluate(model: StackedCritic) -> tuple[np.ndarray, np.ndarray]:
             losses, bound_values = [], []
