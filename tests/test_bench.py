@@ -379,6 +379,7 @@ def test_worker_initializer_sets_one_torch_thread(monkeypatch):
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         monkeypatch.setenv(name, "4")
     before = torch.get_num_threads()
+    torch.set_num_threads(2)  # the test suite runs with one thread; start from more so the check can fail
     try:
         init_worker()
         assert torch.get_num_threads() == 1 and os.environ["OMP_NUM_THREADS"] == "1"
