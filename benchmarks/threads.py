@@ -6,7 +6,7 @@ CPU-bound process, for the default critic and for large ones. Ratios come from t
 
 The competitor is a second Python process running float32 matrix products on every core (what
 another user's job, a parallel test run or a data loader does to a laptop). ``auto`` is the
-library's policy (``anchormi.runtime.auto_threads``) for that critic.
+library's policy (``anchormi.runtime.auto_threads``) for that critic on an idle machine.
 """
 
 from __future__ import annotations
@@ -64,10 +64,12 @@ def main() -> None:
         auto = auto_threads(_flops_per_step(critic, batch, dim, dim))
         steps = max(5, args.steps // (4 if "1024" in name or "joint" in name else 1))
         idle = {t: ms_per_step(critic_name, batch, hidden, dim, t, steps) for t in (1, cores)}
-        stop = mp.Event()
-        competitor = mp.Process(target=_burn, args=(stop,), daemon=True)
+        # spawn, not fork: a forked child of a process whose OpenMP pool is running can hang.
+        context = mp.get_context("spawn")
+        stop = context.Event()
+        competitor = context.Process(target=_burn, args=(stop,), daemon=True)
         competitor.start()
-        time.sleep(1.0)
+        time.sleep(3.0)  # the child imports torch before it starts burning
         try:
             busy = {t: ms_per_step(critic_name, batch, hidden, dim, t, steps) for t in (1, cores)}
         finally:

@@ -12,7 +12,8 @@ import torch
 import anchormi as ami
 from anchormi import tasks
 
-SMALL = {"max_steps": 60, "batch_size": 32, "hidden": (32,), "embed_dim": 8, "eval_every": 20}
+# One train/val/test split: these tests check its bookkeeping (tests/test_trust.py covers folds).
+SMALL = {"max_steps": 60, "batch_size": 32, "hidden": (32,), "embed_dim": 8, "eval_every": 20, "folds": 1}
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +80,7 @@ def test_trained_infonce_saturates_at_log_batch_and_says_so():
     # far below the truth, and the bound_ceiling diagnostic reports it.
     x, y = tasks.gaussian(dim=4, mi=6.0).sample(2_000, seed=0)
     result = ami.estimate(x, y, method="infonce", batch_size=16, max_steps=1500, hidden=(64, 64), embed_dim=16,
-                          eval_every=50, n_permutations=0)
+                          eval_every=50, n_permutations=0, folds=1)
     per_batch_ceiling = math.log(16)
     assert per_batch_ceiling - 0.3 < result.mi <= per_batch_ceiling + 1e-9
     assert result.diagnostics["bound_ceiling"].status == "warn"

@@ -99,8 +99,8 @@ def test_cross_fitting_uses_every_pair_once_and_reports_folds():
     by_hand = []
     for critic, (scale_x, scale_y) in zip(estimator.critics_, estimator.scalers_):
         with torch.no_grad():
-            xs = torch.as_tensor((x[:5] - scale_x.mean_) / scale_x.scale_, dtype=torch.float32)
-            ys = torch.as_tensor((y[:5] - scale_y.mean_) / scale_y.scale_, dtype=torch.float32)
+            xs = torch.as_tensor(scale_x.transform(x[:5]), dtype=torch.float32)
+            ys = torch.as_tensor(scale_y.transform(y[:5]), dtype=torch.float32)
             by_hand.append(critic.pointwise(xs, ys).double().numpy())
     assert np.allclose(estimator.pmi(x[:5], y[:5]), np.mean(by_hand, axis=0), atol=1e-5)
     assert np.ptp(np.array(by_hand), axis=0).max() > 0  # three different critics, not one copied
@@ -109,7 +109,7 @@ def test_cross_fitting_uses_every_pair_once_and_reports_folds():
 def test_diagnostics_name_their_checks_and_str_prints_warnings():
     rng = np.random.default_rng(4)
     x = rng.standard_normal((300, 3))
-    result = ami.estimate(x, x + rng.standard_normal((300, 3)), max_steps=40, hidden=(8,), embed_dim=4, n_permutations=20)
+    result = ami.estimate(x, x + rng.standard_normal((300, 3)), max_steps=40, hidden=(8,), embed_dim=4, n_permutations=20, folds=1)
     assert {"divergence", "convergence", "calibration", "fold_agreement", "test_pairs", "sample_size"} <= set(result.diagnostics)
     # 60 held-out pairs and a budget of 40 steps: both are reported, and str() prints them.
     assert result.diagnostics["test_pairs"].status == "warn"

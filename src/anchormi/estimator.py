@@ -46,6 +46,7 @@ LOSS_PARAMS = ("nu", "rule", "gamma", "k", "symmetric", "alpha", "generator")
 MIN_SAMPLES = 20
 MAX_VAL = 10_000
 DEFAULT_BATCH = 128
+DEFAULT_FOLDS = 5
 # Deprecated keyword -> its new name (kept for one release).
 RENAMED = {"tau": "smile_tau", "f": "generator"}
 
@@ -119,15 +120,16 @@ class MIEstimator(BaseEstimator):
             "zscore" (centre and scale), "normal_scores" (Gaussian copula: empirical CDF, then
             the normal quantile; removes monotone warps of single coordinates) or "none". MI is
             unchanged by such maps; see ``anchormi.preprocessing``.
-        folds: cross-fitting. 1 keeps one train/val/test split. F >= 2 splits the pairs into F
+        folds: cross-fitting; None picks 5 (fewer below 200 samples, see ``result_.info["folds"]``).
+            1 keeps one train/val/test split. F >= 2 splits the pairs into F
             folds; fold f's critic trains on the others (with its own validation carve-out) and
             scores only fold f, so all N pairs are held out once and the interval includes the
             spread between independently trained critics (``result.ci_method``).
         n_permutations: permutations of the held-out y for ``result.p_value`` (a test of
             X independent of Y with the trained critics fixed) and the calibration check; 0 skips both.
-        n_threads: torch threads during ``fit``; None picks by the work per step (one thread
-            for small critics, which is never slower on a shared machine). The caller's setting
-            is restored afterwards.
+        n_threads: torch threads during ``fit``; None picks by the work per step: one thread for
+            the default critic (never catastrophic on a shared machine), the free cores for large
+            critics (``anchormi.runtime.auto_threads``). The caller's setting is restored after.
         seed: the same seed on the same machine gives the same estimate.
         device: "auto" (CUDA when present), "cpu", "cuda", ...
         progress: show a progress bar; None shows one only at an interactive terminal.
@@ -163,7 +165,7 @@ class MIEstimator(BaseEstimator):
         "test_size": fraction,
         "val_size": fraction,
         "marginals": one_of(*MARGINALS),
-        "folds": positive_int,
+        "folds": optional(positive_int),
         "n_permutations": nonnegative_int,
         "seed": nonnegative_int,
         "device": _device,
@@ -199,8 +201,8 @@ class MIEstimator(BaseEstimator):
         patience: int | None = None,
         test_size: float = 0.2,
         val_size: float = 0.1,
-        marginals: str = "zscore",
-        folds: int = 1,
+        marginals: str = "normal_scores",
+        folds: int | None = None,
         n_permutations: int = 200,
         seed: int = 0,
         device: str | torch.device = "auto",
@@ -356,7 +358,8 @@ class MIEstimator(BaseEstimator):
         device = resolve_device(self.device)
         dim_x, dim_y = x_array.shape[1], y_array.shape[1]
         critic_probe = self._build_critic(dim_x, dim_y, device)
-        n_threads = self.n_threads or auto_threads(_flops_per_step(critic_probe, batch_size, dim_x, dim_y))
+        dim_second = dim_y + (0 if z_array is None else z_array.shape[1])
+        n_threads = self.n_threads or auto_threads(len(splits) * _flops_per_step(critic_probe, batch_size, dim_x, dim_second))
         del critic_probe
         with thread_limit(n_threads if device.type == "cpu" else None):
             if z_array is None:
@@ -394,10 +397,15 @@ class MIEstimator(BaseEstimator):
         self.result_ = result
         return self
 
+    def _n_folds(self, n_samples: int) -> int:
+        """The folds requested, or by default 5, with at least 40 samples per fold."""
+        return self.folds if self.folds is not None else int(min(DEFAULT_FOLDS, max(1, n_samples // 40)))
+
     def _splits(self, n_samples: int) -> list[_Split]:
         """Disjoint train/val/test rows: one split, or F cross-fitting folds (each with a val carve-out)."""
-        permutation = np.random.default_rng(self.seed).permutation(n_samples)
-        if self.folds == 1:
+        permutation = np.random.default_rng(int(self.seed)).permutation(n_samples)
+        n_folds = self._n_folds(n_samples)
+        if n_folds == 1:
             n_test = int(round(self.test_size * n_samples))
             # Checkpoint selection needs a precise loss, not a huge one: beyond MAX_VAL pairs the
             # evaluation cost grows while its noise barely falls, so extra pairs go to training.
@@ -405,10 +413,10 @@ class MIEstimator(BaseEstimator):
             test, val, train = np.split(permutation, [n_test, n_test + n_val])
             splits = [_Split(train, val, test)]
         else:
-            if self.folds > n_samples // 10:
-                raise ValueError(f"folds={self.folds} leaves fewer than 10 pairs per fold for {n_samples} samples; pass fewer folds.")
+            if n_folds > n_samples // 10:
+                raise ValueError(f"folds={n_folds} leaves fewer than 10 pairs per fold for {n_samples} samples; pass fewer folds.")
             splits = []
-            for test in np.array_split(permutation, self.folds):
+            for test in np.array_split(permutation, n_folds):
                 rest = np.setdiff1d(permutation, test, assume_unique=True)
                 rest = rest[np.random.default_rng([int(self.seed), test.size, len(splits)]).permutation(rest.size)]
                 n_val = min(int(round(self.val_size * n_samples)), MAX_VAL, rest.size // 4)
@@ -462,7 +470,10 @@ class MIEstimator(BaseEstimator):
         states = [objective.make_state() if objective.make_state is not None else None for _ in range(n_folds)]
         member_params = [dict(loss_params, state=state) if state is not None else loss_params for state in states]
 
-        if objective.make_state is None:
+        if n_folds == 1:
+            def loss_fn(scores: torch.Tensor) -> torch.Tensor:
+                return objective.loss(scores[0], **member_params[0]).unsqueeze(0)
+        elif objective.make_state is None:
             # One vectorised loss over the fold axis; stateful objectives (MINE) loop instead.
             loss_fn = torch.vmap(lambda scores: objective.loss(scores, **loss_params))
         else:
@@ -573,7 +584,8 @@ class MIEstimator(BaseEstimator):
             "stop_reason": [fold.outcome.stop_reason for fold in fold_fits],
         })
         history = pd.concat([fold.outcome.history for fold in fold_fits], ignore_index=True)
-        if self.folds == 1:
+        n_folds = len(fold_fits)
+        if n_folds == 1:
             history = history.drop(columns="fold")
         first = outcomes[0]
         return MIResult(
@@ -581,15 +593,15 @@ class MIEstimator(BaseEstimator):
             objective=self.objective, readout=readout, history=history, quantity="I(X;Y|Z)" if conditional else "I(X;Y)",
             info={
                 "best_step": first.best_step, "diverged": any(o.diverged for o in outcomes), "stop_reason": first.stop_reason,
-                "device": str(device), "batch_size": int(batch_size), "seed": int(self.seed), "folds": self.folds,
+                "device": str(device), "batch_size": int(batch_size), "seed": int(self.seed), "folds": n_folds,
                 "batch_size_adapted": self.batch_size is None and batch_size != DEFAULT_BATCH,
                 "critic": self.critic if isinstance(self.critic, str) else type(self.critic).__name__,
                 "loss_params": dict(resolved["loss_params"]), "readout_params": dict(resolved["readout_params"]),
                 "sampling_stderr": pooled.sampling_stderr, "between_fold_sd": pooled.between_fold_sd,
-                "max_steps": [o.steps_run for o in outcomes][0] if self.folds == 1 else [o.steps_run for o in outcomes],
+                "steps_run": outcomes[0].steps_run,
             },
             ci_method=pooled.ci_method, diagnostics=diagnostics, p_value=p_value,
-            folds=fold_table if self.folds > 1 else None,
+            folds=fold_table if n_folds > 1 else None,
         )
 
     def fit_stream(self, sample_batch: Any, n_steps: int) -> "MIEstimator":

@@ -62,16 +62,30 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-# Above this many multiply-adds per training step, a second thread pays for its synchronisation
-# even on a shared machine; below it, one thread is as fast on an idle machine and 20x faster on
-# a busy one. Measured in benchmarks/threads.py (benchmarks/README.md, "Thread policy").
-FLOPS_PER_THREAD = 2.0e9
+# Thread policy, from benchmarks/threads.py on 2 cores (benchmarks/README.md, "Thread policy"):
+# with another CPU-bound process on the machine, using every core made a step 2.5-32x slower
+# than one thread on an idle machine, while one thread stayed within 1.4-2.2x. On an idle
+# machine a second thread saved only 10 % for the default critic and 40-45 % for critics 40x
+# larger. So small steps always get one thread; large steps get the cores that the load average
+# says are free when the fit starts (a competitor that starts later is not seen).
+FLOPS_FOR_MORE_THREADS = 2.0e8
+
+
+def free_cores() -> int:
+    """Cores not busy according to the 1-minute load average (at least 1)."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # Windows
+        return 1
+    return max(1, min(available_cores(), int(available_cores() - load + 0.5)))
 
 
 def auto_threads(flops_per_step: float) -> int:
-    """Threads for a step of ``flops_per_step`` multiply-adds: 1 for small steps, more as work grows."""
-    wanted = int(flops_per_step // FLOPS_PER_THREAD) + 1
-    return max(1, min(available_cores(), wanted))
+    """Threads for a step of ``flops_per_step`` multiply-adds: one for small steps; for large ones,
+    the free cores, at most one per FLOPS_FOR_MORE_THREADS of work."""
+    if flops_per_step < FLOPS_FOR_MORE_THREADS:
+        return 1
+    return max(1, min(free_cores(), int(flops_per_step // FLOPS_FOR_MORE_THREADS)))
 
 
 @contextlib.contextmanager
