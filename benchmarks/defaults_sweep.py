@@ -45,6 +45,10 @@ CONFIGS = {
     "normal_scores": {"marginals": "normal_scores"},
     "ns_folds5": {"marginals": "normal_scores", "folds": 5},
     "ns_folds3": {"marginals": "normal_scores", "folds": 3},
+    "ns_folds5_6500": {"marginals": "normal_scores", "folds": 5, "max_steps": 6_500},
+    "ns_folds5_12000": {"marginals": "normal_scores", "folds": 5, "max_steps": 12_000},
+    "ns_folds5_lr2e-3": {"marginals": "normal_scores", "folds": 5, "lr": 2e-3},
+    "ns_folds5_b256": {"marginals": "normal_scores", "folds": 5, "batch_size": 256, "lr": 1e-3},
 }
 
 GRIDS = {
