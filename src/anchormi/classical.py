@@ -15,6 +15,7 @@ from scipy.spatial import cKDTree
 from scipy.special import digamma
 
 from ._validation import check_array, check_pair
+from .preprocessing import marginal_transform
 from .result import MIResult
 
 # Below this many samples per dimension of (x, y) both estimators are dominated by bias; they warn.
@@ -22,8 +23,8 @@ SAMPLES_PER_DIMENSION = 10
 
 
 def _standardize(values: np.ndarray) -> np.ndarray:
-    scale = values.std(axis=0)
-    return (values - values.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
+    """Z-score each column with the package's one standardiser (constant columns stay finite)."""
+    return marginal_transform("zscore", values.shape[0]).fit_transform(values)
 
 
 def _check_count(value: Any, name: str, minimum: int) -> int:
