@@ -88,7 +88,12 @@ def run_demo(
     curves, far_labels = {}, {}
     for method, result in results.items():
         # The held-out estimate only: a loss (or its negative) is not an MI value in nats.
-        curve = result.history[["step", "val_estimate"]].dropna(subset=["step"]) if len(result.history) else None
+        # With cross-fitting the history has one row per fold and step: plot the fold mean. Step 0
+        # is the untrained critic, not a training result, so it is left out.
+        curve = None
+        if len(result.history):
+            history = result.history[result.history["step"] > 0]
+            curve = history.groupby("step", as_index=False)["val_estimate"].mean()
         values = curve["val_estimate"].to_numpy(dtype=float) if curve is not None else np.array([result.mi])
         if off_scale(values, low, high):
             finite = values[np.isfinite(values)]
