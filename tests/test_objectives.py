@@ -1,7 +1,7 @@
 """The objective family against independent references, in float64.
 
 Every library value here is compared with something the library does not compute itself: an
-explicit loop over the formula in METHOD.md sections 3-5, a closed form, an independent
+explicit loop over the formula in docs/method.md sections 3 and 5, a closed form, an independent
 implementation of prior art (NRE-C), or an exact value at the true log ratio of a Gaussian pair.
 Monte Carlo checks use fixed seeds and tolerances of a few of their own standard errors.
 """
@@ -47,7 +47,7 @@ def lse(values):
 
 
 def column_tuples(matrix, j, k):
-    """METHOD.md section 3, column j of S: the negatives in cyclic order S[(j+m) mod B, j], m = 1..B-1;
+    """docs/method.md section 3, column j of S: the negatives in cyclic order S[(j+m) mod B, j], m = 1..B-1;
     the positive tuple is S[j, j] and the first K-1 negatives; the anchor tuples are the disjoint
     consecutive K-blocks of the negatives that fit."""
     batch = len(matrix)
@@ -64,7 +64,7 @@ def posterior(logits):
 
 
 def rule_score(eta, target, rule, gamma):
-    """METHOD.md section 4's table, typed in from the formulas."""
+    """docs/method.md section 5's table, typed in from the formulas."""
     if rule == "log":
         return -math.log(eta[target])
     if rule == "brier":
@@ -75,7 +75,7 @@ def rule_score(eta, target, rule, gamma):
 
 
 def reference_anchor_loss(matrix, nu, k, rule="log", gamma=None):
-    """Explicit loops over METHOD.md sections 3-4: per column, K/(K+nu) score(eta, positive) plus
+    """Explicit loops over docs/method.md sections 3 and 5: per column, K/(K+nu) score(eta, positive) plus
     nu/(K+nu) times the mean over anchor tuples of score(eta, 0), eta = softmax(log nu, c_1..c_K)."""
     rows = matrix.tolist()
     batch = len(rows)
@@ -113,7 +113,7 @@ def nre_c_loss(matrix, gamma, k):
     Ryu, Yeddanapudi, Xu & Wornell, "Contrastive Predictive Coding Done Right for Mutual Information
     Estimation", ICLR 2026 (InfoNCE-anchor) is this loss with nu = K/gamma; the test below checks it.
 
-    Tuples come from the score matrix as in METHOD.md section 3. The joint pair sits at a position
+    Tuples come from the score matrix as in docs/method.md section 3. The joint pair sits at a position
     drawn at random, because the NRE-C classifier does not care where it is.
     """
     rows = matrix.tolist()
