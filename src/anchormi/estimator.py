@@ -35,7 +35,9 @@ from .intervals import pool_folds
 from .objectives.bounds import SMILE_TAU
 from .preprocessing import MARGINALS, marginal_transform
 from .objectives.contrastive import resolve_k
-from .readouts import BOUND_READOUTS, READOUTS, batch_readout, check_readout, heldout_loss, heldout_readout, pointwise_log_ratios
+from .readouts import (
+    BOUND_READOUTS, READOUTS, batch_readout, check_readout, heldout_batches, heldout_readout, pointwise_log_ratios,
+)
 from .result import MIResult
 from .runtime import auto_threads, progress_default, resolve_device, thread_limit
 from .trainer import TrainConfig, TrainOutcome, epoch_batches, train_streaming, train_with_validation
@@ -484,8 +486,8 @@ class MIEstimator(BaseEstimator):
 
         def evaluate(model: StackedCritic) -> tuple[np.ndarray, np.ndarray]:
             losses, bound_values = [], []
-            for start in range(0, n_val - min(batch_size, n_val) + 1, min(batch_size, n_val)):
-                scores = model.pairwise(x_val[:, start : start + batch_size], y_val[:, start : start + batch_size])
+            for x_batch, y_batch in heldout_batches(x_val, y_val, batch_size):
+                scores = model.pairwise(x_batch, y_batch)
                 losses.append([float(objective.loss(scores[m], **loss_params)) for m in range(n_folds)])
                 if readout != "plugin":
                     bound = BOUND_READOUTS[readout]
@@ -515,8 +517,9 @@ class MIEstimator(BaseEstimator):
                 outcome,
                 history=history[history.fold == index].reset_index(drop=True) if "fold" in history else history.assign(fold=0),
                 best_step=best_step,
-                still_improving=not outcome.diverged and outcome.stop_reason == "max_steps" and best_step >= outcome.steps_run - eval_every,
+                still_improving=outcome.members_improving[index],
                 best_steps=[best_step],
+                members_improving=[outcome.members_improving[index]],
             )
             fits.append(_FoldFit(critic, scalers[index], fold_outcome, split))
         return fits

@@ -45,11 +45,13 @@ class ReadoutValue:
 def heldout_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int):
     """Disjoint full held-out batches of min(batch_size, n) pairs; the tail beyond the last one is not used.
 
-    Yields (x_batch, y_batch) of shapes (b, dim_x), (b, dim_y).
+    Rows are the second-to-last axis, so a stacked model's (F, n, dim) inputs batch the same way.
+    Yields (x_batch, y_batch) of shapes (..., b, dim_x), (..., b, dim_y).
     """
-    batch = min(batch_size, x.shape[0])
-    for start in range(0, x.shape[0] - batch + 1, batch):
-        yield x[start : start + batch], y[start : start + batch]
+    n_rows = x.shape[-2]
+    batch = min(batch_size, n_rows)
+    for start in range(0, n_rows - batch + 1, batch):
+        yield x[..., start : start + batch, :], y[..., start : start + batch, :]
 
 
 def check_readout(name: str) -> None:

@@ -69,8 +69,10 @@ class TrainOutcome:
     stop_reason: str
     # A best checkpoint was among the last evaluations when the step budget ended.
     still_improving: bool = False
-    # The step of each member's kept checkpoint (one entry for a single model).
+    # The step of each member's kept checkpoint, and whether each was still improving (one entry
+    # for a single model).
     best_steps: list[int] | None = None
+    members_improving: list[bool] | None = None
 
 
 def history_frame(records: list[dict[str, float]]) -> pd.DataFrame:
@@ -225,10 +227,10 @@ def train_with_validation(
     if diverged:
         _warn_diverged(config.label, stop_reason, f"the best checkpoints' weights (steps {best_steps.tolist()})")
     # Still improving: the budget ran out while a best checkpoint was among the latest evaluations.
-    still_improving = not diverged and stop_reason == "max_steps" and bool((best_steps >= step - config.eval_every).any())
+    members_improving = [not diverged and stop_reason == "max_steps" and bool(best >= step - config.eval_every) for best in best_steps]
     return TrainOutcome(
-        history_frame(records), int(best_steps.max()), float(best_losses.sum()), step, diverged, stop_reason, still_improving,
-        best_steps=best_steps.tolist(),
+        history_frame(records), int(best_steps.max()), float(best_losses.sum()), step, diverged, stop_reason, any(members_improving),
+        best_steps=best_steps.tolist(), members_improving=members_improving,
     )
 
 
