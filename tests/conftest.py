@@ -14,14 +14,14 @@ for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from anchormi.runtime import thread_limit  # noqa: E402
+
 
 @pytest.fixture(scope="session", autouse=True)
 def one_thread_per_process():
     """Every test runs with one torch thread; the caller's count is restored at the end."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+    with thread_limit(1):
+        yield
 
 
 @pytest.fixture(scope="module")
