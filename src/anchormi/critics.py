@@ -252,3 +252,53 @@ class _Dispatch(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor, method: str = "pairwise") -> torch.Tensor:
         return getattr(self.inner, method)(x, y)
+
+
+class FiniteSupportCritic(Critic):
+    """A trained critic renormalised exactly over a discrete variable's finite support.
+
+    When one variable takes few values s_1..s_C with probabilities p_c, the true log ratio obeys
+    sum_c p_c r(x, s_c) = 1 for every x (and likewise with the roles swapped). This wrapper
+    enforces it: c'(x, y) = c(x, y) - log sum_c p_c exp(c(x, s_c) - offset) when ``side="y"`` (the
+    support is of y), and the mirror image for ``side="x"``. It removes any error of the
+    critic that depends on the other variable only, so the pointwise values never exceed
+    -log p(value) and the plug-in never exceeds the plug-in entropy of the discrete variable.
+
+    Args:
+        critic: the trained critic (``pairwise`` / ``pointwise``).
+        support: (C, dim) the distinct values of the discrete variable, as the critic sees them.
+        log_prob: (C,) their log frequencies in the training rows.
+        side: "y" or "x", which variable ``support`` belongs to.
+        offset: the objective's log-ratio offset (c = log r + offset at the optimum); the output
+            keeps it, so readouts subtract it as for any critic.
+
+    Shape: as the wrapped critic; the normaliser costs one (B, C) score block.
+    """
+
+    def __init__(self, critic: nn.Module, support: torch.Tensor, log_prob: torch.Tensor, side: str = "y", offset: float = 0.0):
+        super().__init__()
+        if side not in ("x", "y"):
+            raise ValueError(f"side={side!r} is invalid; pass 'x' or 'y'.")
+        self.inner = critic
+        self.side = side
+        self.offset = float(offset)
+        self.register_buffer("support", support.detach().clone())
+        self.register_buffer("log_prob", log_prob.detach().clone())
+
+    def _normaliser(self, other: torch.Tensor) -> torch.Tensor:
+        """log sum_c p_c exp c(., s_c) for each row of the other variable. Shape: (B,)."""
+        if self.side == "y":
+            scores = self.inner.pairwise(other, self.support)  # (B, C)
+        else:
+            scores = self.inner.pairwise(self.support, other).t()  # (B, C)
+        return torch.logsumexp(scores + self.log_prob, dim=-1) - self.offset
+
+    def pairwise(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        scores = self.inner.pairwise(x, y)
+        if self.side == "y":
+            return scores - self._normaliser(x)[:, None]
+        return scores - self._normaliser(y)[None, :]
+
+    def pointwise(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        scores = self.inner.pointwise(x, y)
+        return scores - self._normaliser(x if self.side == "y" else y)

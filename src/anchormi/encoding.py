@@ -69,7 +69,7 @@ def _column_label(frame: pd.DataFrame, position: int, one_dimensional: bool) -> 
     return f" column {frame.columns[position]!r}"
 
 
-def detect_discrete(value: Any, name: str, discrete: bool | None = None) -> bool | np.ndarray:
+def detect_discrete(value: Any, name: str, discrete: bool | None = None, stacklevel: int = 2) -> bool | np.ndarray:
     """Whether ``value`` (the argument called ``name``, "x" or "y") is categorical.
 
     Args:
@@ -126,7 +126,7 @@ def detect_discrete(value: Any, name: str, discrete: bool | None = None) -> bool
             f"{described} in {n_rows} rows: integer-typed with few distinct values, read as continuous numbers. "
             f"If these are category codes, pass {argument}=True; pass {argument}=False to keep them numeric "
             "and silence this warning.",
-            UserWarning, stacklevel=2,
+            UserWarning, stacklevel=stacklevel,
         )
     return bool(mask[0]) if one_dimensional else mask
 
@@ -273,3 +273,47 @@ class OneHotColumns:
                     UserWarning, stacklevel=3,
                 )
                 return
+
+
+def fit_encoder(value: Any, name: str, discrete: bool | None = None, stacklevel: int = 2) -> OneHotColumns | None:
+    """The fitted :class:`OneHotColumns` for ``value``, or None when every column is numeric.
+
+    The rules are :func:`detect_discrete`'s (its few-values warning included). A float numpy
+    array with ``discrete=None`` is numeric without a look at its values, so large float data
+    pay nothing here. ``stacklevel`` is for the warning, as in ``warnings.warn``.
+    """
+    if discrete is None and isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return None
+    mask = np.atleast_1d(detect_discrete(value, name, discrete, stacklevel=stacklevel + 1))
+    if not mask.any():
+        return None
+    return OneHotColumns(mask, name=name).fit(value)
+
+
+def encoder_to_plain(encoder: OneHotColumns) -> dict[str, Any]:
+    """A fitted encoder as plain Python data (lists, str, numbers, bools), for safe saving."""
+    def plain(value: Any) -> Any:
+        return value.item() if isinstance(value, np.generic) else value
+
+    return {
+        "name": encoder.name, "categorical": [bool(v) for v in encoder.categorical_],
+        "columns": [plain(c) for c in encoder.columns_],
+        "categories": [[plain(v) for v in categories] for categories in encoder.categories_],
+    }
+
+
+def encoder_from_plain(stored: dict[str, Any]) -> OneHotColumns:
+    """Rebuild the encoder saved by :func:`encoder_to_plain`; it encodes exactly as the original."""
+    mask = np.asarray(stored["categorical"], dtype=bool)
+    encoder = OneHotColumns(mask, name=stored["name"])
+    encoder.categorical_ = mask
+    encoder.n_features_in_ = int(mask.size)
+    encoder.columns_ = list(stored["columns"])
+    categories = [np.asarray(values, dtype=object) for values in stored["categories"]]
+    fitted = OneHotEncoder(categories=categories, handle_unknown="ignore", sparse_output=False, dtype=np.float64)
+    fitted.fit(np.array([[values[0] for values in categories]], dtype=object))
+    encoder.encoder_ = fitted
+    encoder.categories_ = list(fitted.categories_)
+    encoder.n_features_out_ = int((~mask).sum() + sum(len(c) for c in encoder.categories_))
+    encoder._warned_unknown = False
+    return encoder

@@ -27,7 +27,8 @@ from ._validation import (
     Constraint, boolean, check_array, check_pair, fraction, integer_at_least, nonnegative_int, nonnegative_real, one_of, optional,
     positive_int, positive_real, validate_params,
 )
-from .critics import ACTIVATIONS, CRITICS, StackedCritic, make_critic
+from .critics import ACTIVATIONS, CRITICS, FiniteSupportCritic, StackedCritic, make_critic
+from .encoding import fit_encoder
 from .diagnostics import (
     calibration_check, data_checks, fold_agreement_check, permutation_pvalue, permuted_log_ratios, training_checks,
 )
@@ -47,6 +48,9 @@ from .trainer import TrainConfig, TrainOutcome, epoch_batches, train_streaming, 
 LOSS_PARAMS = ("nu", "rule", "gamma", "k", "symmetric", "alpha", "generator")
 MIN_SAMPLES = 20
 MAX_VAL = 10_000
+# A wholly categorical variable with at most this many distinct values renormalises the critic
+# exactly over them (FiniteSupportCritic); more values and the critic is used as trained.
+MAX_SUPPORT = 1_000
 DEFAULT_BATCH = 128
 DEFAULT_FOLDS = 5
 # Deprecated keyword -> its new name (kept for one release).
@@ -124,6 +128,13 @@ class MIEstimator(BaseEstimator):
             "zscore" (centre and scale), "normal_scores" (Gaussian copula: empirical CDF, then
             the normal quantile; removes monotone warps of single coordinates) or "none". MI is
             unchanged by such maps; see ``anchormi.preprocessing``.
+        discrete_x, discrete_y, discrete_z: whether the variable is categorical. None (default)
+            decides per column by dtype: pandas ``category``/``object``/string/``bool`` columns
+            (and numpy text, object or bool arrays) are categorical; numbers are not, and an
+            integer column with few distinct values warns, naming the argument. True one-hot
+            encodes every column of that variable (integer labels, say); False keeps numbers as
+            numbers. Categorical columns are one-hot encoded (``anchormi.encoding``), never read
+            as floats; ``pmi`` and ``estimate`` encode new data the same way.
         folds: cross-fitting; None picks 5 (fewer below 200 samples, see ``result_.info["folds"]``).
             1 keeps one train/val/test split. F >= 2 splits the pairs into F
             folds; fold f's critic trains on the others (with its own validation carve-out) and
@@ -141,7 +152,9 @@ class MIEstimator(BaseEstimator):
         standardize: deprecated; True is marginals="zscore", False is marginals="none".
 
     Fitted attributes: ``result_`` (the MIResult), ``critics_`` (one per fold), ``critic_``
-    (the first), ``history_``, ``n_features_x_``, ``n_features_y_``, ``loss_params_``, ...
+    (the first), ``heldout_pmi_`` (one row per held-out pair: ``row``, ``fold``, ``pmi`` in
+    nats; the conditional value with z), ``encoders_`` (one-hot encoders by variable name, for
+    categorical input), ``history_``, ``n_features_x_``, ``n_features_y_``, ``loss_params_``, ...
     """
 
     _param_constraints = {
@@ -169,6 +182,9 @@ class MIEstimator(BaseEstimator):
         "test_size": fraction,
         "val_size": fraction,
         "marginals": one_of(*MARGINALS),
+        "discrete_x": optional(boolean),
+        "discrete_y": optional(boolean),
+        "discrete_z": optional(boolean),
         "folds": optional(positive_int),
         "n_permutations": nonnegative_int,
         "seed": nonnegative_int,
@@ -206,6 +222,9 @@ class MIEstimator(BaseEstimator):
         test_size: float = 0.2,
         val_size: float = 0.1,
         marginals: str = "normal_scores",
+        discrete_x: bool | None = None,
+        discrete_y: bool | None = None,
+        discrete_z: bool | None = None,
         folds: int | None = None,
         n_permutations: int = 200,
         seed: int = 0,
@@ -240,6 +259,9 @@ class MIEstimator(BaseEstimator):
         self.test_size = test_size
         self.val_size = val_size
         self.marginals = marginals
+        self.discrete_x = discrete_x
+        self.discrete_y = discrete_y
+        self.discrete_z = discrete_z
         self.folds = folds
         self.n_permutations = n_permutations
         self.seed = seed
@@ -330,6 +352,12 @@ class MIEstimator(BaseEstimator):
         """
         started = time.perf_counter()
         resolved = self._resolve()
+        encoders = {}
+        for name, value in (("x", x), ("y", y), ("z", z)):
+            if value is not None:
+                encoders[name] = fit_encoder(value, name, getattr(self, f"discrete_{name}"), stacklevel=3)
+        x, y, z = (value if encoders.get(name) is None else encoders[name].transform(value)
+                   for name, value in (("x", x), ("y", y), ("z", z)))
         x_array, y_array = check_pair(x, y, min_samples=MIN_SAMPLES)
         z_array = None
         if z is not None:
@@ -366,18 +394,20 @@ class MIEstimator(BaseEstimator):
         n_threads = self.n_threads or auto_threads(len(splits) * _flops_per_step(critic_probe, batch_size, dim_x, dim_second))
         del critic_probe
         with thread_limit(n_threads if device.type == "cpu" else None):
+            sides = _finite_support_sides(encoders)
             if z_array is None:
-                terms = [(1.0, self._fit_folds(splits, x_array, y_array, resolved, batch_size, device), y_array)]
+                terms = [(1.0, self._fit_folds(splits, x_array, y_array, resolved, batch_size, device, sides[0]), y_array)]
             else:
                 yz_array = np.hstack([y_array, z_array])
-                terms = [(1.0, self._fit_folds(splits, x_array, yz_array, resolved, batch_size, device), yz_array),
-                         (-1.0, self._fit_folds(splits, x_array, z_array, resolved, batch_size, device), z_array)]
+                terms = [(1.0, self._fit_folds(splits, x_array, yz_array, resolved, batch_size, device, sides[0]), yz_array),
+                         (-1.0, self._fit_folds(splits, x_array, z_array, resolved, batch_size, device, sides[1]), z_array)]
             dim_total = x_array.shape[1] + y_array.shape[1] + (0 if z_array is None else z_array.shape[1])
-            result = self._crossfit_result(terms, x_array, dim_total, resolved, batch_size, device)
+            heldout_pmi, result = self._crossfit_result(terms, x_array, dim_total, resolved, batch_size, device)
         fold_fits = terms[0][1]
 
         # Fitted state, written only now that data and parameters have passed every check.
         self.device_ = device
+        self.encoders_ = {name: encoder for name, encoder in encoders.items() if encoder is not None}
         self.objective_ = resolved["objective"]
         self.loss_params_ = resolved["loss_params"]
         self.readout_, self.readout_params_ = resolved["readout"], resolved["readout_params"]
@@ -392,12 +422,13 @@ class MIEstimator(BaseEstimator):
             self.scalers_z_ = [fold.scalers for fold in terms[1][1]]
         self.n_features_z_ = 0 if z_array is None else z_array.shape[1]
         self.history_ = result.history
+        self.heldout_pmi_ = heldout_pmi
         self.n_features_x_, self.n_features_y_ = dim_x, dim_y
         self.n_threads_ = n_threads
         self.n_train_ = result.n_train
         self.diverged_ = bool(result.info["diverged"])
         self.best_step_, self.stop_reason_ = result.info["best_step"], result.info["stop_reason"]
-        result.info.update(seconds=time.perf_counter() - started, n_threads=n_threads)
+        result.info.update(seconds=time.perf_counter() - started, n_threads=n_threads, finite_support=sides[0])
         self.result_ = result
         return self
 
@@ -444,9 +475,15 @@ class MIEstimator(BaseEstimator):
                 critic = make_critic(self.critic, dim_x, dim_y, tuple(self.hidden), self.embed_dim, self.temperature, self.activation)
         return critic.to(device)
 
-    def _fit_folds(self, splits: list[_Split], x: np.ndarray, y: np.ndarray, resolved: dict, batch_size: int, device: torch.device) -> list[_FoldFit]:
+    def _fit_folds(self, splits: list[_Split], x: np.ndarray, y: np.ndarray, resolved: dict, batch_size: int,
+                   device: torch.device, discrete_side: str | None = None) -> list[_FoldFit]:
         """Train one critic per fold as one stacked model: one optimiser step trains every fold,
-        each on its own training rows, with its own checkpoint chosen on its own validation rows."""
+        each on its own training rows, with its own checkpoint chosen on its own validation rows.
+
+        ``discrete_side`` ("x" or "y"): that variable is wholly categorical, and each trained
+        critic is renormalised exactly over its values in the fold's training rows
+        (:class:`anchormi.critics.FiniteSupportCritic`).
+        """
         objective, loss_params = resolved["objective"], resolved["loss_params"]
         readout, offset, readout_params = resolved["readout"], resolved["offset"], resolved["readout_params"]
         n_folds = len(splits)
@@ -509,6 +546,12 @@ class MIEstimator(BaseEstimator):
         )
         outcome = train_with_validation(stacked, loss_fn, batches, config, evaluate)
         members = stacked.unstack()
+        if discrete_side is not None:
+            members = [
+                _renormalised(critic, x if discrete_side == "x" else y, split.train, scaler[0 if discrete_side == "x" else 1],
+                              discrete_side, offset, device)
+                for critic, split, scaler in zip(members, splits, scalers)
+            ]
         history = outcome.history
         fits = []
         for index, (critic, split) in enumerate(zip(members, splits)):
@@ -528,13 +571,16 @@ class MIEstimator(BaseEstimator):
                          resolved: dict, batch_size: int, device: torch.device) -> MIResult:
         """Pool held-out values over folds into the result, with diagnostics and the p-value.
 
+        Returns (pairs, result): ``pairs`` has one row per held-out pair (its ``row`` in the data,
+        its ``fold`` and its ``pmi``, the pointwise log ratio of the critic that held it out).
+
         ``terms`` lists (sign, fold fits, second variable): one term (+1, fits, y) for I(X;Y);
         two for the chain rule I(X;Y|Z) = I(X;(Y,Z)) - I(X;Z), whose critics score the same
         held-out triples so that the pointwise differences carry the paired (smaller) error.
         """
         readout, offset = resolved["readout"], resolved["offset"]
         fold_fits = terms[0][1]
-        values, observed_sum, shuffled_sums = [], 0.0, None
+        values, pairs, observed_sum, shuffled_sums = [], [], 0.0, None
         shuffled: dict[int, list[np.ndarray]] = {index: [] for index in range(len(terms))}
         rng = torch.Generator().manual_seed(int(self.seed) + 7919)
         ratio_readout = resolved["objective"].log_ratio_offset is not None
@@ -559,6 +605,9 @@ class MIEstimator(BaseEstimator):
                         sums = permuted.sum(axis=1)
                         shuffled_sums = sums if shuffled_sums is None else shuffled_sums + sums
             values.append(np.asarray(fold_values, dtype=float))
+            pointwise_fold = values[-1] if readout == "plugin" else pointwise_log_ratios(
+                fold.critic, *_tensors(fold.scalers, x[rows], terms[0][2][rows], device), offset).cpu().double().numpy()
+            pairs.append(pd.DataFrame({"row": rows, "fold": fold_index, "pmi": pointwise_fold}))
         pooled = pool_folds(values)
         n_test_total = int(sum(fold.split.test.size for fold in fold_fits))
         n_used = n_test_total if readout == "plugin" else int(sum(v.size for v in values) * batch_size)
@@ -593,7 +642,8 @@ class MIEstimator(BaseEstimator):
         if n_folds == 1:
             history = history.drop(columns="fold")
         first = outcomes[0]
-        return MIResult(
+        pairs_table = pd.concat(pairs, ignore_index=True).sort_values("row", kind="stable").reset_index(drop=True)
+        return pairs_table, MIResult(
             mi=pooled.estimate, stderr=pooled.stderr, n_train=int(fold_fits[0].split.train.size), n_test=n_used,
             objective=self.objective, readout=readout, history=history, quantity="I(X;Y|Z)" if conditional else "I(X;Y)",
             info={
@@ -650,6 +700,7 @@ class MIEstimator(BaseEstimator):
                 on_step=lambda step, scores, loss: {"batch_estimate": batch_readout(scores, readout, offset, readout_params)},
             )
         self.device_ = device
+        self.encoders_ = {}
         self.objective_, self.loss_params_ = objective, loss_params
         self.readout_, self.readout_params_ = readout, readout_params
         self.log_ratio_offset_ = objective.log_ratio_offset
@@ -684,6 +735,9 @@ class MIEstimator(BaseEstimator):
     # ---- use ----------------------------------------------------------------------------------
     def _check_new(self, x: Any, y: Any, z: Any, min_samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         check_is_fitted(self, "critics_")
+        encoders = getattr(self, "encoders_", {})
+        x, y, z = (encoders[name].transform(value) if name in encoders and value is not None else value
+                   for name, value in (("x", x), ("y", y), ("z", z)))
         x_array, y_array = check_pair(x, y, min_samples=min_samples)
         if self.conditional_ != (z is not None):
             raise ValueError(
@@ -771,6 +825,31 @@ def _tensors(scalers: tuple[TransformerMixin, TransformerMixin], x: np.ndarray, 
     """Standardise with the fold's training statistics and move to ``device`` as float32."""
     return (torch.as_tensor(scalers[0].transform(x), dtype=torch.float32, device=device),
             torch.as_tensor(scalers[1].transform(y), dtype=torch.float32, device=device))
+
+
+def _finite_support_sides(encoders: dict[str, Any]) -> tuple[str | None, str | None]:
+    """Which variable each chain-rule term's critic is renormalised over: (term X;Y or X;(Y,Z), term X;Z).
+
+    "y" when the second variable is wholly categorical, else "x" when x is, else None.
+    """
+    def categorical(name: str) -> bool:
+        encoder = encoders.get(name)
+        return encoder is not None and bool(np.all(encoder.categorical_))
+
+    first = "y" if categorical("y") and ("z" not in encoders or categorical("z")) else "x" if categorical("x") else None
+    second = "y" if categorical("z") else "x" if categorical("x") else None
+    return first, second
+
+
+def _renormalised(critic: nn.Module, values: np.ndarray, rows: np.ndarray, scaler: TransformerMixin, side: str,
+                  offset: float, device: torch.device) -> nn.Module:
+    """``critic`` renormalised over the distinct rows of ``values[rows]`` (at most MAX_SUPPORT), else unchanged."""
+    support, counts = np.unique(values[rows], axis=0, return_counts=True)
+    if len(support) > MAX_SUPPORT:
+        return critic
+    scaled = torch.as_tensor(scaler.transform(support), dtype=torch.float32, device=device)
+    log_prob = torch.as_tensor(np.log(counts / counts.sum()), dtype=torch.float32, device=device)
+    return FiniteSupportCritic(critic, scaled, log_prob, side=side, offset=offset).eval()
 
 
 def _flops_per_step(critic: nn.Module, batch_size: int, dim_x: int, dim_y: int) -> float:

@@ -12,7 +12,7 @@ class would have to be imported from the file); ``pickle`` still works for those
 
 Contents: a magic string, the format number (FORMAT), the anchormi and torch versions, the
 estimator's parameters, each fold critic's state dict (and the I(X;Z) critics of a conditional
-fit), the per-column maps, every plain fitted attribute (objective name, loss and readout
+fit), the per-column maps, the categories of one-hot encoded columns, every plain fitted attribute (objective name, loss and readout
 parameters, sizes, ...), the training history and the fitted result as dicts of lists.
 """
 
@@ -32,6 +32,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from .encoding import encoder_from_plain, encoder_to_plain
+
 MAGIC = "anchormi-estimator"
 # Bump when the layout changes in a way an older reader cannot follow; load refuses other numbers.
 FORMAT = 1
@@ -39,8 +41,8 @@ FORMAT = 1
 # Fitted attributes with a rule of their own; every other fitted attribute must be plain data.
 _CRITIC_LISTS = ("critics_", "critics_z_")
 _SCALER_LISTS = ("scalers_", "scalers_z_")
-_FRAMES = ("history_", "stream_history_")
-_SPECIAL = (*_CRITIC_LISTS, *_SCALER_LISTS, *_FRAMES, "critic_", "objective_", "device_", "result_")
+_FRAMES = ("history_", "stream_history_", "heldout_pmi_")
+_SPECIAL = (*_CRITIC_LISTS, *_SCALER_LISTS, *_FRAMES, "critic_", "objective_", "device_", "result_", "encoders_")
 
 
 # ---- plain values -------------------------------------------------------------------------------
@@ -181,20 +183,32 @@ def _transformer_from_plain(stored: dict[str, Any]) -> Any:
 
 
 def _critic_to_plain(critic: nn.Module, scalers: tuple[Any, Any]) -> dict[str, Any]:
-    return {
+    from .critics import FiniteSupportCritic
+
+    stored = {
         "state_dict": {name: tensor.detach().cpu().clone() for name, tensor in critic.state_dict().items()},
         "dim_x": int(scalers[0].n_features_in_), "dim_y": int(scalers[1].n_features_in_),
         "training": bool(critic.training),
     }
+    if isinstance(critic, FiniteSupportCritic):
+        stored["finite_support"] = {"side": critic.side, "offset": critic.offset, "size": int(critic.support.shape[0])}
+    return stored
 
 
 def _critic_from_plain(stored: dict[str, Any], params: dict[str, Any], device: torch.device) -> nn.Module:
     from .critics import make_critic
 
+    from .critics import FiniteSupportCritic
+
     critic = make_critic(
         params["critic"], stored["dim_x"], stored["dim_y"], hidden=tuple(params["hidden"]),
         embed_dim=params["embed_dim"], temperature=params["temperature"], activation=params["activation"],
     )
+    support = stored.get("finite_support")
+    if support is not None:  # placeholders of the right shape; load_state_dict fills them
+        dim = stored["dim_x"] if support["side"] == "x" else stored["dim_y"]
+        critic = FiniteSupportCritic(critic, torch.zeros(support["size"], dim), torch.zeros(support["size"]),
+                                     side=support["side"], offset=support["offset"])
     critic.load_state_dict(stored["state_dict"], strict=True)
     critic.train(stored["training"])
     return critic.to(device)
@@ -234,6 +248,7 @@ def save_estimator(estimator: Any, path: str | os.PathLike) -> Path:
         "objective": estimator.objective_.name,
         "device": str(estimator.device_),
         "attributes": attributes,
+        "encoders": {name: encoder_to_plain(encoder) for name, encoder in getattr(estimator, "encoders_", {}).items()},
         "frames": {name: _frame_to_plain(getattr(estimator, name)) for name in _FRAMES if hasattr(estimator, name)},
         "result": _result_to_plain(estimator.result_) if hasattr(estimator, "result_") else None,
         # fit() shares one table between history_, stream_history_ and result_.history; keep that.
@@ -269,6 +284,7 @@ def _read(path: str | os.PathLike) -> dict[str, Any]:
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
         # torch's weights-only refusal buries the reason ("Unsupported global: ...") in a later line
         reason = next((line for line in lines if line.startswith("WeightsUnpickler error")), lines[0] if lines else "")
+        reason = reason.split(" In PyTorch")[0]  # not torch's advice to load unsafely
         raise ValueError(
             f"{os.fspath(path)!r} is not a readable anchormi estimator file: it is corrupt or truncated, or holds "
             f"objects other than plain data and tensors ({type(error).__name__}: {reason[:200]}). {redo}"
@@ -320,6 +336,7 @@ def load_estimator(path: str | os.PathLike) -> Any:
                 setattr(estimator, critics_name, [_critic_from_plain(c, params, device) for c in fitted[critics_name]])
                 setattr(estimator, scalers_name, [tuple(_transformer_from_plain(s) for s in pair) for pair in fitted[scalers_name]])
         estimator.critic_ = estimator.critics_[0]
+        estimator.encoders_ = {name: encoder_from_plain(stored) for name, stored in fitted.get("encoders", {}).items()}
         for name, stored in fitted["frames"].items():
             setattr(estimator, name, _frame_from_plain(stored))
         if fitted["stream_history_is_history"] and "stream_history_" in fitted["frames"]:
