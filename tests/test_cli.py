@@ -1,5 +1,6 @@
 """The anchormi command line: estimate from every file format, objectives, demo; one-line errors."""
 
+import inspect
 import json
 import re
 import subprocess
@@ -11,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 import anchormi.api
+import anchormi.estimator
 from anchormi.classical import gaussian
 from anchormi.cli import app
 
@@ -118,10 +120,10 @@ def test_cuda_on_a_machine_without_it_is_one_error_line(tmp_path, data, monkeypa
 
 
 def test_an_unexpected_exception_is_one_line_unless_a_traceback_is_asked_for(tmp_path, data, monkeypatch):
-    def broken(x, y, method="anchor", **kwargs):
+    def broken(self, x, y, z=None):
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr(anchormi.api, "estimate", broken)
+    monkeypatch.setattr(anchormi.estimator.MIEstimator, "fit", broken)
     np.savez(tmp_path / "pair.npz", x=data[0], y=data[1])
     args = ["estimate", str(tmp_path / "pair.npz")]
     line = assert_one_line_error(runner.invoke(app, args), code=1)
@@ -132,14 +134,25 @@ def test_an_unexpected_exception_is_one_line_unless_a_traceback_is_asked_for(tmp
 
 @pytest.fixture()
 def recorded_kwargs(monkeypatch):
-    """Replace the library call by one that records its keyword arguments and answers instantly."""
+    """Replace the library calls (classical methods, MIEstimator) by ones that record their keyword
+    arguments and answer instantly."""
     calls = []
 
-    def record(x, y, method="anchor", **kwargs):
+    def record(x, y, z=None, method="anchor", **kwargs):
         calls.append({"method": method, **kwargs})
         return gaussian(x, y)
 
+    class Recorder:
+        def __init__(self, objective="anchor", **kwargs):
+            calls.append({"method": objective, **kwargs})
+
+        def fit(self, x, y, z=None):
+            self.result_ = gaussian(x, y)
+            return self
+
+    Recorder.__init__.__signature__ = inspect.signature(anchormi.estimator.MIEstimator.__init__)  # what the CLI checks
     monkeypatch.setattr(anchormi.api, "estimate", record)
+    monkeypatch.setattr(anchormi.estimator, "MIEstimator", Recorder)
     return calls
 
 
@@ -219,3 +232,44 @@ assert "torch" in sys.modules
 def test_import_and_help_do_not_load_torch_numpy_or_pandas():
     done = subprocess.run([sys.executable, "-c", LIGHT_CLI], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_estimate_saves_the_model_and_writes_held_out_pmi_then_pmi_scores_new_pairs(tmp_path):
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 3, 400)
+    frame = pd.DataFrame({"a": rng.standard_normal(400) + labels, "b": rng.standard_normal(400),
+                          "label": np.array(["u", "v", "w"])[labels]})
+    frame.to_csv(tmp_path / "table.csv", index=False)
+    table = [str(tmp_path / "table.csv"), "--x-cols", "a,b", "--y-cols", "label"]
+    model, pairs = tmp_path / "model.pt", tmp_path / "pairs.parquet"
+    fitted = runner.invoke(app, ["estimate", *table, *FAST, "--save", str(model), "--pmi", str(pairs), "--json"])
+    assert fitted.exit_code == 0, fitted.output
+    written = pd.read_parquet(pairs)
+    assert list(written.columns) == ["row", "fold", "pmi"] and sorted(written.row) == list(range(400))
+    assert set(written.fold) == set(range(5))
+    estimate = json.loads(fitted.stdout[fitted.stdout.index("{"):])["mi"]
+    assert written.pmi.mean() == pytest.approx(estimate, abs=1e-9)  # the plug-in is the mean held-out PMI
+    scores = tmp_path / "scores.csv"
+    scored = runner.invoke(app, ["pmi", str(model), *table, "--out", str(scores)])
+    assert scored.exit_code == 0, scored.output
+    again = pd.read_csv(scores)
+    assert len(again) == 400 and np.isfinite(again.pmi).all()
+    wrong = assert_one_line_error(runner.invoke(app, ["pmi", str(model), str(tmp_path / "table.csv"), "--x-cols", "a",
+                                                      "--y-cols", "label", "--out", str(scores)]))
+    assert "fitted on 2" in wrong
+    assert "suffix" in assert_one_line_error(runner.invoke(app, ["estimate", *table, "--pmi", str(tmp_path / "p.txt")]))
+    assert "needs a trained critic" in assert_one_line_error(
+        runner.invoke(app, ["estimate", *table[:1], "--x-cols", "a", "--y-cols", "b", "--method", "ksg", "--save", str(model)]))
+    assert "not a readable anchormi estimator" in assert_one_line_error(
+        runner.invoke(app, ["pmi", str(tmp_path / "table.csv"), *table, "--out", str(scores)]))
+
+
+def test_estimate_with_z_cols_estimates_the_conditional_mi(tmp_path, data):
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({"a": data[0][:, 0], "b": data[1][:, 0], "c": rng.standard_normal(300)})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    result = runner.invoke(app, ["estimate", str(tmp_path / "t.csv"), "--x-cols", "a", "--y-cols", "b", "--z-cols", "c",
+                                 "--method", "ksg", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["quantity"] == "I(X;Y|Z)"

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from anchormi.io import load_pair, sniff_delimiter
+from anchormi.io import load_data, load_pair, sniff_delimiter
 
 
 @pytest.fixture()
@@ -34,7 +34,7 @@ def test_csv_delimiter_is_sniffed(tmp_path, frame, sep):
 def test_explicit_sep_and_a_typed_backslash_t(tmp_path, frame):
     frame.to_csv(tmp_path / "table.tsv", sep="\t", index=False)
     x, _ = load_pair([tmp_path / "table.tsv"], x_cols="a", y_cols="c", sep="\\t")
-    np.testing.assert_allclose(x[:, 0], frame.a)
+    np.testing.assert_allclose(x["a"], frame.a)
     frame.to_csv(tmp_path / "semi.csv", sep=";", index=False)
     with pytest.raises(ValueError, match=r"not in .*it has \['a;b;c'\].*--sep"):
         load_pair([tmp_path / "semi.csv"], x_cols="a", y_cols="c", sep=",")
@@ -110,9 +110,9 @@ def test_one_npy_says_two_files_are_needed(tmp_path):
 def test_file_count_suffix_and_existence(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros(5))
     _write(tmp_path / "t.csv", b"a,b\n1,2\n")
-    with pytest.raises(ValueError, match="3 files"):
-        load_pair([tmp_path / "x.npy"] * 3)
-    with pytest.raises(ValueError, match="must both be .npy"):
+    with pytest.raises(ValueError, match="4 files"):
+        load_pair([tmp_path / "x.npy"] * 4)
+    with pytest.raises(ValueError, match="must all be .npy"):
         load_pair([tmp_path / "x.npy", tmp_path / "t.csv"])
     with pytest.raises(ValueError, match=r"unknown format '\.h5'"):
         load_pair([_write(tmp_path / "d.h5", b"x")])
@@ -132,5 +132,22 @@ def test_table_columns_missing_unnamed_or_text(tmp_path):
         load_pair([path], x_cols="a")
     with pytest.raises(ValueError, match=r"columns \['z'\] not in"):
         load_pair([path], x_cols="a,z", y_cols="b")
-    with pytest.raises(ValueError, match=r"columns \['name'\] .* hold text"):
-        load_pair([path], x_cols="a", y_cols="name")
+    x, y = load_pair([path], x_cols="a", y_cols="name")  # text stays text: the estimator one-hot encodes it
+    assert list(y.columns) == ["name"] and y["name"].tolist() == ["u", "v"] and x["a"].tolist() == [1, 3]
+
+
+def test_z_comes_from_a_third_npy_an_npz_array_or_z_cols(tmp_path, frame):
+    x, y, z = np.zeros((6, 2)), np.ones(6), np.arange(6.0)
+    np.savez(tmp_path / "triple.npz", x=x, y=y, z=z)
+    for name, value in (("x", x), ("y", y), ("z", z)):
+        np.save(tmp_path / f"{name}.npy", value)
+    for got in (load_data([tmp_path / "triple.npz"]), load_data([tmp_path / f"{n}.npy" for n in "xyz"])):
+        np.testing.assert_array_equal(got[2], z)
+    assert load_data([tmp_path / "x.npy", tmp_path / "y.npy"])[2] is None
+    with pytest.raises(ValueError, match="also holds z; read it with load_data"):
+        load_pair([tmp_path / "triple.npz"])
+    frame.to_csv(tmp_path / "table.csv", index=False)
+    _, _, z_cols = load_data([tmp_path / "table.csv"], x_cols="a", y_cols="b", z_cols="c")
+    np.testing.assert_allclose(z_cols["c"], frame.c)
+    with pytest.raises(ValueError, match=r"z_cols \(--z-cols\): columns \['w'\] not in"):
+        load_data([tmp_path / "table.csv"], x_cols="a", y_cols="b", z_cols="w")

@@ -1,6 +1,8 @@
 """The ``anchormi`` command line (typer).
 
     anchormi estimate data.npz [--method anchor] [--json]     (or x.npy y.npy, or table.csv --x-cols a --y-cols b [--sep ";"])
+    anchormi estimate table.csv --x-cols a --y-cols b --z-cols c --save model.pt --pmi pairs.parquet
+    anchormi pmi model.pt new.npz --out scores.parquet
     anchormi objectives
     anchormi demo
     anchormi bench ...            (anchormi.bench)
@@ -27,8 +29,9 @@ ESTIMATOR_OPTIONS = {
     "--critic": "critic", "--batch-size": "batch_size", "--max-steps": "max_steps", "--lr": "lr", "--nu": "nu",
     "--rule": "rule", "--k": "k", "--readout": "readout", "--seed": "seed", "--device": "device",
     "--n-neighbors": "n_neighbors", "--folds": "folds", "--n-permutations": "n_permutations",
-    "--n-threads": "n_threads",
+    "--n-threads": "n_threads", "--discrete-x": "discrete_x", "--discrete-y": "discrete_y", "--discrete-z": "discrete_z",
 }
+TABLE_OUTPUTS = (".parquet", ".pq", ".csv")
 
 
 class InputError(ValueError):
@@ -132,10 +135,14 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 @app.command()
 def estimate(
     ctx: typer.Context,
-    files: List[Path] = typer.Argument(..., help="one .npz with arrays x and y, two .npy files (x.npy y.npy), or one .csv/.tsv/.parquet table with --x-cols and --y-cols."),
+    files: List[Path] = typer.Argument(..., help="one .npz with arrays x and y (and z for I(X;Y|Z)), two or three .npy files (x.npy y.npy [z.npy]), or one .csv/.tsv/.parquet table with --x-cols and --y-cols (and --z-cols)."),
     method: str = typer.Option("anchor", help="objective name, 'ksg' or 'gaussian' (see `anchormi objectives`)."),
     x_cols: Optional[str] = typer.Option(None, "--x-cols", help="table input: comma-separated columns of x."),
     y_cols: Optional[str] = typer.Option(None, "--y-cols", help="table input: comma-separated columns of y."),
+    z_cols: Optional[str] = typer.Option(None, "--z-cols", help="table input: columns of z, to estimate the conditional MI I(X;Y|Z)."),
+    discrete_x: Optional[bool] = typer.Option(None, "--discrete-x/--continuous-x", help="x is categorical (one-hot encoded) / numeric (default: by column type; text, category and bool columns are categorical)."),
+    discrete_y: Optional[bool] = typer.Option(None, "--discrete-y/--continuous-y", help="y is categorical / numeric, e.g. --discrete-y for integer class labels."),
+    discrete_z: Optional[bool] = typer.Option(None, "--discrete-z/--continuous-z", help="z is categorical / numeric."),
     sep: Optional[str] = typer.Option(None, "--sep", help="CSV delimiter, e.g. ';' or '\\t' (default: sniffed from the file: , ; tab or |)."),
     critic: Optional[str] = typer.Option(None, help="separable | joint | bilinear | cosine."),
     batch_size: Optional[int] = typer.Option(None, help="pairs per training step."),
@@ -154,38 +161,81 @@ def estimate(
     device: str = typer.Option("auto", help="auto | cpu | cuda."),
     as_json: bool = typer.Option(False, "--json", metavar="", help="print the result as JSON."),
     plot: Optional[Path] = typer.Option(None, help="save the training curves to this PNG/SVG."),
+    save: Optional[Path] = typer.Option(None, "--save", help="save the fitted estimator to this file (reuse it with `anchormi pmi`)."),
+    pmi: Optional[Path] = typer.Option(None, "--pmi", help="write one row per held-out pair (row, fold, pmi in nats) to this .parquet or .csv."),
 ) -> None:
-    """Estimate I(X;Y) from a file of paired samples."""
+    """Estimate I(X;Y), or I(X;Y|Z) with z, from a file of paired samples."""
     import warnings
 
     values = {"critic": critic, "batch_size": batch_size, "max_steps": max_steps, "lr": lr, "nu": nu, "rule": rule,
               "k": k, "n_neighbors": n_neighbors, "readout": readout, "folds": folds, "n_permutations": n_permutations,
-              "n_threads": n_threads, "seed": seed, "device": device}
+              "n_threads": n_threads, "seed": seed, "device": device,
+              "discrete_x": discrete_x, "discrete_y": discrete_y, "discrete_z": discrete_z}
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
-            _estimate(files, method, x_cols, y_cols, sep, _given_options(ctx, values, parse_params(param)), as_json, plot)
+            _estimate(files, method, (x_cols, y_cols, z_cols), sep, _given_options(ctx, values, parse_params(param)),
+                      as_json, plot, save, pmi)
     except (ValueError, TypeError, OSError) as error:  # bad input: data, options, paths
-        typer.echo(f"error: {_one_line(error)}", err=True)
-        raise typer.Exit(code=2)
+        _fail(error, 2)
     except Exception as error:  # anything else is a bug; still one line, the traceback on request
         if os.environ.get("ANCHORMI_TRACEBACK"):
             raise
+        _fail(error, 1)
+
+
+def _fail(error: BaseException, code: int) -> None:
+    """One ``error:`` line on stderr and exit ``code``: 2 for bad input, 1 for a bug (traceback on request)."""
+    if code == 2:
+        typer.echo(f"error: {_one_line(error)}", err=True)
+    else:
         typer.echo(f"error: {type(error).__name__}: {_one_line(error)} (unexpected; rerun with ANCHORMI_TRACEBACK=1 "
                    "for the traceback and report it)", err=True)
-        raise typer.Exit(code=1)
+    raise typer.Exit(code=code)
 
 
-def _estimate(files: List[Path], method: str, x_cols: Optional[str], y_cols: Optional[str], sep: Optional[str],
-              given: Dict[str, Any], as_json: bool, plot: Optional[Path]) -> None:
+def _check_output(path: Optional[Path], option: str, suffixes: tuple = ()) -> None:
+    """Fail before any work when an output path cannot be written: no folder, or the wrong suffix."""
+    if path is None:
+        return
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise InputError(f"{option} {path}: the suffix must be one of {', '.join(suffixes)}.")
+    if not path.parent.exists():
+        raise InputError(f"{option} {path}: folder {path.parent} does not exist; create it first.")
+    if path.is_dir():
+        raise InputError(f"{option} {path} is a folder; pass a file name.")
+
+
+def _estimate(files: List[Path], method: str, columns: tuple, sep: Optional[str], given: Dict[str, Any],
+              as_json: bool, plot: Optional[Path], save: Optional[Path], pmi: Optional[Path]) -> None:
     import json
 
-    from .api import estimate as estimate_mi
-    from .io import load_pair
+    from .classical import CLASSICAL
+    from .io import load_data
 
     kwargs = method_kwargs(method, given, plot is not None)  # before loading: option mistakes fail fast
-    x, y = load_pair(files, x_cols, y_cols, sep=sep)
-    result = estimate_mi(x, y, method=method, **kwargs)
+    if method in CLASSICAL and (save is not None or pmi is not None):
+        option = "--save" if save is not None else "--pmi"
+        raise InputError(f"{option} needs a trained critic; method {method} is classical. Leave {option} out, or use --method anchor.")
+    _check_output(save, "--save")
+    _check_output(pmi, "--pmi", TABLE_OUTPUTS)
+    x, y, z = load_data(files, *columns, sep=sep)
+    if method in CLASSICAL:
+        from .api import estimate as estimate_mi
+
+        result = estimate_mi(x, y, z=z, method=method, **kwargs)
+    else:
+        from .estimator import MIEstimator
+        from .files import atomic_write_table
+
+        fitted = MIEstimator(objective=method, **kwargs).fit(x, y, z=z)
+        result = fitted.result_
+        if save is not None:
+            fitted.save(save)
+            typer.echo(f"saved the fitted estimator to {save}", err=True)
+        if pmi is not None:
+            atomic_write_table(pmi, fitted.heldout_pmi_)
+            typer.echo(f"wrote {len(fitted.heldout_pmi_)} held-out pairs (row, fold, pmi) to {pmi}", err=True)
     if plot is not None:
         result.plot(path=str(plot))
     if as_json:
@@ -194,6 +244,44 @@ def _estimate(files: List[Path], method: str, x_cols: Optional[str], y_cols: Opt
         typer.echo(json.dumps(payload, indent=2))
     else:
         typer.echo(str(result))
+
+
+@app.command("pmi")
+def pmi_command(
+    model: Path = typer.Argument(..., help="a file written by `anchormi estimate --save` (or MIEstimator.save)."),
+    files: List[Path] = typer.Argument(..., help="the pairs to score, in the same form as for estimate (with z when the model is conditional)."),
+    out: Path = typer.Option(..., "--out", help="where to write one row per pair (row, pmi in nats): .parquet or .csv."),
+    x_cols: Optional[str] = typer.Option(None, "--x-cols", help="table input: columns of x."),
+    y_cols: Optional[str] = typer.Option(None, "--y-cols", help="table input: columns of y."),
+    z_cols: Optional[str] = typer.Option(None, "--z-cols", help="table input: columns of z (conditional models)."),
+    sep: Optional[str] = typer.Option(None, "--sep", help="CSV delimiter (default: sniffed)."),
+) -> None:
+    """Score new pairs with a saved estimator: the pointwise log ratio log p(x,y)/(p(x)p(y)) per pair."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            _check_output(out, "--out", TABLE_OUTPUTS)
+            import pandas as pd
+
+            from .estimator import MIEstimator
+            from .files import atomic_write_table
+            from .io import load_data
+
+            if not model.exists():
+                raise InputError(f"{model}: no such model file; write one with `anchormi estimate ... --save {model}`.")
+            fitted = MIEstimator.load(model)
+            x, y, z = load_data(files, x_cols, y_cols, z_cols, sep=sep)
+            values = fitted.pmi(x, y, z=z)
+            atomic_write_table(out, pd.DataFrame({"row": range(len(values)), "pmi": values}))
+            typer.echo(f"wrote {len(values)} pairs to {out}: mean pmi {values.mean():.4f} nats")
+    except (ValueError, TypeError, OSError) as error:
+        _fail(error, 2)
+    except Exception as error:
+        if os.environ.get("ANCHORMI_TRACEBACK"):
+            raise
+        _fail(error, 1)
 
 
 @app.command()

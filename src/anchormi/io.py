@@ -4,6 +4,7 @@
     x, y = load_pair(["x.npy", "y.npy"])                            # x first, then y
     x, y = load_pair(["table.csv"], x_cols="a,b", y_cols="c")       # delimiter sniffed, or sep=";"
     x, y = load_pair(["table.parquet"], x_cols=["a", "b"], y_cols=["c"])
+    x, y, z = load_data(["table.csv"], x_cols="a", y_cols="b", z_cols="c")   # z None when not asked for
 
 Every failure is a ValueError that names the file, says what is wrong and what to do; a reader's
 own exception (pandas, pyarrow, numpy, zipfile) never reaches the caller. The arrays are returned
@@ -31,40 +32,46 @@ SNIFFED_DELIMITERS = ",;\t|"
 SNIFF_BYTES = 64 * 1024
 
 FORMATS_HINT = (
-    "pass one .npz (arrays x and y), two .npy files (x.npy y.npy), "
+    "pass one .npz (arrays x and y, optionally z), two or three .npy files (x.npy y.npy [z.npy]), "
     "or one .csv/.tsv/.parquet table with x_cols and y_cols (--x-cols, --y-cols)"
 )
 
-__all__ = ["load_pair", "load_npy", "load_npz", "load_table", "sniff_delimiter"]
+__all__ = ["load_data", "load_pair", "load_npy", "load_npz", "load_table", "sniff_delimiter"]
 
 
-def load_pair(
+def load_data(
     files: Sequence[PathLike],
     x_cols: Columns = None,
     y_cols: Columns = None,
+    z_cols: Columns = None,
     sep: str | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Read x and y from one .npz, two .npy files, or one CSV/TSV/Parquet table with named columns.
+) -> tuple:
+    """Read x, y and an optional z from one .npz, two or three .npy files, or one table.
 
     Args:
-        files: one or two paths. Two paths must both be .npy (x first, then y).
-        x_cols, y_cols: table columns of x and of y, a comma-separated string or a list of names.
+        files: one path (.npz with arrays x, y and optionally z; or a CSV/TSV/Parquet table), or
+            two or three .npy paths (x, y, then z).
+        x_cols, y_cols, z_cols: table columns of x, y and z, a comma-separated string or a list of
+            names; z_cols is optional.
         sep: CSV delimiter; None sniffs it from the start of the file (one of , ; tab |).
 
     Returns:
-        (x, y): the arrays as stored, (n,) or (n, d) each for tables.
+        (x, y, z), z None when absent. Arrays come back as stored; table columns come back as a
+        pandas DataFrame each, keeping their dtypes, so text, ``category`` and ``bool`` columns
+        reach the estimator as categorical (``anchormi.encoding``).
 
     Raises:
         ValueError: the file is missing, empty, not of its format, or lacks the arrays/columns.
     """
     paths = [Path(f) for f in files]
-    if len(paths) == 2:
+    if len(paths) in (2, 3):
         if not all(p.suffix.lower() == ".npy" for p in paths):
             raise ValueError(
-                f"two files were given ({paths[0].name}, {paths[1].name}); two files must both be .npy "
-                "(x first, then y). For a table or .npz pass that single file."
+                f"{len(paths)} files were given ({', '.join(p.name for p in paths)}); several files must all be .npy "
+                "(x, y, then optionally z). For a table or .npz pass that single file."
             )
-        return load_npy(paths[0]), load_npy(paths[1])
+        arrays = [load_npy(p) for p in paths]
+        return arrays[0], arrays[1], arrays[2] if len(arrays) == 3 else None
     if len(paths) != 1:
         raise ValueError(f"{len(paths)} files were given; {FORMATS_HINT}.")
     path = paths[0]
@@ -76,14 +83,29 @@ def load_pair(
             "(x first, then y). Or save both in one file with np.savez(path, x=..., y=...)."
         )
     if suffix == ".npz":
-        return load_npz(path)
+        return load_npz(path, with_z=True)
     if suffix in TABLE_SUFFIXES:
         frame = load_table(path, sep=sep)
+        z = None if z_cols is None else _select_columns(frame, z_cols, "z_cols (--z-cols)", path)
         return (
             _select_columns(frame, x_cols, "x_cols (--x-cols)", path),
             _select_columns(frame, y_cols, "y_cols (--y-cols)", path),
+            z,
         )
     raise ValueError(f"{path}: unknown format {path.suffix or '(no suffix)'!r}; {FORMATS_HINT}.")
+
+
+def load_pair(
+    files: Sequence[PathLike],
+    x_cols: Columns = None,
+    y_cols: Columns = None,
+    sep: str | None = None,
+) -> tuple:
+    """Read x and y only: :func:`load_data` for two-variable input; a z in the input is an error."""
+    x, y, z = load_data(files, x_cols, y_cols, sep=sep)
+    if z is not None:
+        raise ValueError(f"{', '.join(map(str, files))} also holds z; read it with load_data for I(X;Y|Z).")
+    return x, y
 
 
 def _check_file(path: Path) -> None:
@@ -130,8 +152,11 @@ def load_npy(path: PathLike) -> np.ndarray:
                          "write it again with np.save.") from error
 
 
-def load_npz(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """Arrays ``x`` and ``y`` from a .npz archive written by ``np.savez(path, x=..., y=...)``."""
+def load_npz(path: PathLike, with_z: bool = False) -> tuple:
+    """Arrays ``x`` and ``y`` from a .npz archive written by ``np.savez(path, x=..., y=...)``.
+
+    With ``with_z``, returns (x, y, z) where z is the archive's array ``z``, or None without one.
+    """
     path = Path(path)
     damaged = f"{path} is not a valid .npz archive ({{}}); write it again with np.savez(path, x=..., y=...)."
     if not _head(path, len(ZIP_MAGIC)).startswith(ZIP_MAGIC):
@@ -147,16 +172,20 @@ def load_npz(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
                 f"{path} lacks arrays {sorted(missing)}; it has {archive.files}. "
                 "Save with np.savez(path, x=..., y=...)."
             )
+        names = ["x", "y"] + (["z"] if with_z and "z" in archive.files else [])
         try:
-            return archive["x"], archive["y"]
+            arrays = [archive[name] for name in names]
         except ValueError as error:
             if _is_object_error(error):
                 raise ValueError(
-                    f"{path}: x or y holds Python objects (dtype object), not numbers; save numeric arrays."
+                    f"{path}: {' or '.join(names)} holds Python objects (dtype object), not numbers; save numeric arrays."
                 ) from error
             raise ValueError(damaged.format(_first_line(error))) from error
         except (OSError, EOFError, zipfile.BadZipFile) as error:
             raise ValueError(damaged.format(_first_line(error))) from error
+    if with_z:
+        return arrays[0], arrays[1], arrays[2] if len(arrays) == 3 else None
+    return arrays[0], arrays[1]
 
 
 def sniff_delimiter(sample: str) -> str:
@@ -219,10 +248,8 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def _select_columns(frame, names: Columns, option: str, path: Path) -> np.ndarray:
-    """The named columns of ``frame`` as one array, (n, len(names)); text columns are refused."""
-    import pandas as pd
-
+def _select_columns(frame, names: Columns, option: str, path: Path):
+    """The named columns of ``frame`` as a DataFrame (n, len(names)), dtypes kept."""
     available = [str(c) for c in frame.columns]
     if names is None or (isinstance(names, str) and not names.strip()):
         raise ValueError(
@@ -237,12 +264,4 @@ def _select_columns(frame, names: Columns, option: str, path: Path) -> np.ndarra
             hint = " The header was read as one column: pass the delimiter with sep (--sep)."
         raise ValueError(f"{option}: columns {missing} not in {path}; it has {available}.{hint}")
     by_name = {str(c): c for c in frame.columns}
-    selected = frame[[by_name[n] for n in wanted]]
-    text = [n for n in wanted if not (pd.api.types.is_numeric_dtype(selected[by_name[n]])
-                                      or pd.api.types.is_bool_dtype(selected[by_name[n]]))]
-    if text:
-        raise ValueError(
-            f"{option}: columns {text} of {path} hold text, not numbers; "
-            "encode them as numbers or leave them out."
-        )
-    return selected.to_numpy()
+    return frame[[by_name[n] for n in wanted]].copy()
