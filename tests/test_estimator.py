@@ -172,3 +172,44 @@ def test_ksg_on_low_dimensional_gaussian():
     assert abs(result.mi - task.mi) < 5 * result.stderr
     independent = ami.estimate(x, np.random.default_rng(0).standard_normal((4_000, 1)), method="ksg")
     assert abs(independent.mi) < 5 * independent.stderr
+
+
+def test_large_data_mode_maps_once_into_float32_and_agrees_with_the_per_fold_path(tmp_path, monkeypatch):
+    import anchormi.estimator as estimator_module
+    from anchormi.preprocessing import CHUNK_ROWS, transform_in_chunks
+
+    task = ami.tasks.gaussian(dim=3, mi=1.0)
+    x, y = task.sample(3_000, seed=5)
+    np.save(tmp_path / "x.npy", x.astype(np.float32))
+    x_mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
+    kwargs = dict(max_steps=600, n_permutations=20, progress=False, seed=5)
+    per_fold = ami.MIEstimator(**kwargs).fit(x_mapped, y)
+    assert not per_fold.result_.info["large_data"]
+    monkeypatch.setattr(estimator_module, "LARGE_DATA_BYTES", 0)
+    monkeypatch.setattr("anchormi.preprocessing.CHUNK_ROWS", 700)  # several chunks
+    shared = ami.MIEstimator(**kwargs).fit(x_mapped, y)
+    assert shared.result_.info["large_data"]
+    assert shared.scalers_[0] is shared.scalers_[-1]  # one map shared by the folds
+    both = math.hypot(per_fold.result_.stderr, shared.result_.stderr)
+    assert abs(shared.result_.mi - per_fold.result_.mi) < 4 * both, (shared.result_.mi, per_fold.result_.mi)
+    assert shared.result_.p_value is not None and len(shared.heldout_pmi_) == 3_000
+    np.testing.assert_allclose(shared.pmi(x[:10], y[:10]), shared.pmi(x[:10].astype(np.float32), y[:10]), atol=1e-5)
+    bad = y.copy()
+    bad[2_345, 1] = np.nan
+    with pytest.raises(ValueError, match="y has NaN or infinite values .*row 2345"):
+        ami.MIEstimator(**kwargs).fit(x_mapped, bad)
+    mapped = transform_in_chunks(shared.scalers_[0][1], y, "y")
+    assert mapped.dtype == np.float32 and CHUNK_ROWS > 0
+    np.testing.assert_allclose(mapped, shared.scalers_[0][1].transform(y), rtol=1e-5, atol=1e-5)
+
+
+def test_the_permutation_test_on_a_subset_of_held_out_pairs_stays_valid(monkeypatch):
+    import anchormi.estimator as estimator_module
+
+    monkeypatch.setattr(estimator_module, "PERMUTATION_PAIRS", 60)
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((1_000, 2))
+    dependent = ami.estimate(x, x + 0.3 * rng.standard_normal((1_000, 2)), max_steps=300, n_permutations=99, progress=False)
+    assert dependent.p_value == pytest.approx(1 / 100)
+    calibration = dependent.diagnostics["calibration"]
+    assert calibration.status in ("ok", "warn") and math.isfinite(calibration.value)

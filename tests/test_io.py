@@ -95,6 +95,8 @@ def test_truncated_npy_and_object_npy(tmp_path):
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
     with pytest.raises(ValueError, match=r"obj.npy holds Python objects"):
         load_pair([tmp_path / "obj.npy", tmp_path / "y.npy"])
+    mapped = load_pair([tmp_path / "y.npy", tmp_path / "y.npy"])[0]
+    assert isinstance(mapped, np.memmap) and not mapped.flags.writeable  # mapped read-only, not read into memory
     np.savez(tmp_path / "obj.npz", x=np.array([{}, None], dtype=object), y=np.zeros(2))
     with pytest.raises(ValueError, match=r"obj.npz: x or y holds Python objects"):
         load_pair([tmp_path / "obj.npz"])

@@ -47,19 +47,27 @@ def permuted_log_ratios(critic: Any, x: torch.Tensor, y: torch.Tensor, offset: f
     return (values - offset).cpu().double().numpy()
 
 
-def calibration_check(shuffled: np.ndarray, n_pairs: int, applicable: bool) -> Check:
+def calibration_check(shuffled: np.ndarray | Sequence[np.ndarray], n_pairs: int, applicable: bool) -> Check:
     """log mean exp of shuffled-pair log ratios (0 for a true log ratio) with its delta-method stderr.
 
-    Shape: shuffled (B, n) nats; ``n_pairs`` is the number of distinct pairs (n), which sets the
-    stderr, since the B permutations reuse the same x and y.
+    Shape: shuffled (B, n) nats, or a list of such blocks (one per fold, read one at a time so
+    that large data need no concatenated copy); ``n_pairs`` is the number of distinct pairs (n),
+    which sets the stderr, since the B permutations reuse the same x and y.
     """
     if not applicable:
         return Check("calibration", "skip", "this objective identifies log r only up to C(y) or a constant; no calibration identity.")
-    flat = shuffled.reshape(-1)
-    peak = flat.max()
-    weights = np.exp(flat - peak)
-    value = float(peak + np.log(weights.mean()))
-    stderr = float(weights.std(ddof=1) / (weights.mean() * math.sqrt(n_pairs)))
+    blocks = [shuffled] if isinstance(shuffled, np.ndarray) else list(shuffled)
+    peak = max(float(block.max()) for block in blocks)
+    count, total, total_squared = 0, 0.0, 0.0
+    for block in blocks:
+        weights = np.exp(block - peak)
+        count += weights.size
+        total += float(weights.sum())
+        total_squared += float(np.square(weights, out=weights).sum())
+    mean = total / count
+    variance = max(total_squared - count * mean * mean, 0.0) / (count - 1)
+    value = float(peak + np.log(mean))
+    stderr = float(math.sqrt(variance) / (mean * math.sqrt(n_pairs)))
     message = f"log E_p(x)p(y)[r] = {value:+.3f} ± {stderr:.3f} nats (0 for a calibrated ratio)"
     # Noise at high MI is real (rare pairs dominate), so only a value well outside it warns.
     if abs(value) > 0.1 and abs(value) > 3 * stderr:

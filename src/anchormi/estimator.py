@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
@@ -34,7 +35,7 @@ from .diagnostics import (
 )
 from .intervals import pool_folds
 from .objectives.bounds import SMILE_TAU
-from .preprocessing import MARGINALS, marginal_transform
+from .preprocessing import MARGINALS, as_rows, fit_on_sample, marginal_transform, transform_in_chunks
 from .objectives.contrastive import resolve_k
 from .readouts import (
     BOUND_READOUTS, READOUTS, batch_readout, check_readout, heldout_batches, heldout_readout, pointwise_log_ratios,
@@ -51,6 +52,12 @@ MAX_VAL = 10_000
 # A wholly categorical variable with at most this many distinct values renormalises the critic
 # exactly over them (FiniteSupportCritic); more values and the critic is used as trained.
 MAX_SUPPORT = 1_000
+# Above this many bytes of per-fold float32 copies, fit maps the data
+# once into one shared float32 array (large-data mode, MIEstimator._is_large).
+LARGE_DATA_BYTES = 1 << 30
+# Held-out pairs per fold that the permutation test and the calibration check use (all of them
+# below this); bounds their (n_permutations x pairs) work and memory on large data.
+PERMUTATION_PAIRS = 20_000
 DEFAULT_BATCH = 128
 DEFAULT_FOLDS = 5
 # Deprecated keyword -> its new name (kept for one release).
@@ -358,7 +365,20 @@ class MIEstimator(BaseEstimator):
                 encoders[name] = fit_encoder(value, name, getattr(self, f"discrete_{name}"), stacklevel=3)
         x, y, z = (value if encoders.get(name) is None else encoders[name].transform(value)
                    for name, value in (("x", x), ("y", y), ("z", z)))
-        x_array, y_array = check_pair(x, y, min_samples=MIN_SAMPLES)
+        shared_maps = None
+        if z is None and self._is_large(x, y):
+            # One float32 copy mapped once, instead of a float64 copy and one mapped copy per fold.
+            x_view, y_view = as_rows(x, "x"), as_rows(y, "y")
+            if x_view.shape[0] != y_view.shape[0]:
+                raise ValueError(f"x has {x_view.shape[0]} rows but y has {y_view.shape[0]}; x and y must be paired samples.")
+            rng = np.random.default_rng([int(self.seed), 17])
+            shared_maps = (fit_on_sample(resolved["marginals"], x_view, "x", rng),
+                           fit_on_sample(resolved["marginals"], y_view, "y", rng))
+            x_array = transform_in_chunks(shared_maps[0], x_view, "x")
+            y_array = transform_in_chunks(shared_maps[1], y_view, "y")
+            resolved = dict(resolved, marginals="none")
+        else:
+            x_array, y_array = check_pair(x, y, min_samples=MIN_SAMPLES)
         z_array = None
         if z is not None:
             z_array = check_array(z, "z")
@@ -415,7 +435,7 @@ class MIEstimator(BaseEstimator):
         self.batch_size_ = batch_size
         self.critics_ = [fold.critic for fold in fold_fits]
         self.critic_ = self.critics_[0]
-        self.scalers_ = [fold.scalers for fold in fold_fits]
+        self.scalers_ = [fold.scalers if shared_maps is None else shared_maps for fold in fold_fits]
         self.conditional_ = z_array is not None
         if self.conditional_:
             self.critics_z_ = [fold.critic for fold in terms[1][1]]
@@ -428,9 +448,23 @@ class MIEstimator(BaseEstimator):
         self.n_train_ = result.n_train
         self.diverged_ = bool(result.info["diverged"])
         self.best_step_, self.stop_reason_ = result.info["best_step"], result.info["stop_reason"]
-        result.info.update(seconds=time.perf_counter() - started, n_threads=n_threads, finite_support=sides[0])
+        result.info.update(seconds=time.perf_counter() - started, n_threads=n_threads, finite_support=sides[0],
+                           large_data=shared_maps is not None)
         self.result_ = result
         return self
+
+    def _is_large(self, x: Any, y: Any) -> bool:
+        """Large-data mode: when per-fold float32 copies of x and y would exceed LARGE_DATA_BYTES.
+
+        Then the per-column maps are fitted once on a random sample of rows and applied in chunks
+        into one float32 copy that every fold indexes (``anchormi.preprocessing``), so memory stays
+        near the float32 size of the data.
+        """
+        if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)) or x.ndim > 2 or y.ndim > 2:
+            return False
+        n_rows = x.shape[0]
+        width = (x.shape[1] if x.ndim == 2 else 1) + (y.shape[1] if y.ndim == 2 else 1)
+        return self._n_folds(n_rows) * n_rows * width * 4 > LARGE_DATA_BYTES
 
     def _n_folds(self, n_samples: int) -> int:
         """The folds requested, or by default 5, with at least 40 samples per fold."""
@@ -487,22 +521,28 @@ class MIEstimator(BaseEstimator):
         objective, loss_params = resolved["objective"], resolved["loss_params"]
         readout, offset, readout_params = resolved["readout"], resolved["offset"], resolved["readout_params"]
         n_folds = len(splits)
+        # Already mapped large data (marginals "none" here): the identity needs no pass over the rows.
+        fit_rows = (lambda split: split.train[:2]) if resolved["marginals"] == "none" else (lambda split: split.train)
         scalers = [
-            (marginal_transform(resolved["marginals"], split.train.size).fit(x[split.train]),
-             marginal_transform(resolved["marginals"], split.train.size).fit(y[split.train]))
+            (marginal_transform(resolved["marginals"], split.train.size).fit(x[fit_rows(split)]),
+             marginal_transform(resolved["marginals"], split.train.size).fit(y[fit_rows(split)]))
             for split in splits
         ]
         critics = [self._build_critic(x.shape[1], y.shape[1], device, seed=int(self.seed) + index) for index in range(n_folds)]
         stacked = StackedCritic(critics).to(device)
         # Validation sets differ by at most a pair between folds; stacking needs one length.
         n_val = min(split.val.size for split in splits)
-        train = [_tensors(scaler, x[split.train], y[split.train], device) for scaler, split in zip(scalers, splits)]
         val = [_tensors(scaler, x[split.val[:n_val]], y[split.val[:n_val]], device) for scaler, split in zip(scalers, splits)]
         x_val, y_val = torch.stack([v[0] for v in val]), torch.stack([v[1] for v in val])
-        sources = [
-            epoch_batches(x_fold, y_fold, batch_size, torch.Generator().manual_seed(int(self.seed) + index))
-            for index, (x_fold, y_fold) in enumerate(train)
-        ]
+        generators = [torch.Generator().manual_seed(int(self.seed) + index) for index in range(n_folds)]
+        if resolved["marginals"] == "none" and x.dtype == np.float32 and y.dtype == np.float32:
+            # Every fold draws its rows from one shared host copy; batches move to the device.
+            x_all, y_all = torch.from_numpy(x), torch.from_numpy(y)
+            sources = [epoch_batches(x_all, y_all, batch_size, generator, rows=torch.from_numpy(split.train), device=device)
+                       for generator, split in zip(generators, splits)]
+        else:
+            train = [_tensors(scaler, x[split.train], y[split.train], device) for scaler, split in zip(scalers, splits)]
+            sources = [epoch_batches(x_fold, y_fold, batch_size, generator) for generator, (x_fold, y_fold) in zip(generators, train)]
 
         def batches(step: int) -> tuple[torch.Tensor, torch.Tensor]:
             drawn = [source(step) for source in sources]
@@ -585,29 +625,35 @@ class MIEstimator(BaseEstimator):
         rng = torch.Generator().manual_seed(int(self.seed) + 7919)
         ratio_readout = resolved["objective"].log_ratio_offset is not None
         conditional = len(terms) > 1
+        n_permuted_total = 0
         for fold_index, fold in enumerate(fold_fits):
             rows, fold_values = fold.split.test, 0.0
-            n_test = rows.size
+            # The permutation test and the calibration check use the fold's first PERMUTATION_PAIRS
+            # held-out pairs (the rows are in random order): valid on any fixed subset, and bounded
+            # in memory for large data.
+            n_permuted = min(rows.size, PERMUTATION_PAIRS)
+            n_permuted_total += n_permuted
             permutations = None
             if self.n_permutations > 0:
-                permutations = torch.stack([torch.randperm(n_test, generator=rng) for _ in range(self.n_permutations)]).to(device)
+                permutations = torch.stack([torch.randperm(n_permuted, generator=rng) for _ in range(self.n_permutations)]).to(device)
             for term_index, (sign, fits, second) in enumerate(terms):
                 term_fold = fits[fold_index]
                 x_test, y_test = _tensors(term_fold.scalers, x[rows], second[rows], device)
                 value = heldout_readout(term_fold.critic, x_test, y_test, readout, offset, batch_size, resolved["readout_params"])
                 fold_values = fold_values + sign * value.values
+                pointwise = value.values if readout == "plugin" else pointwise_log_ratios(term_fold.critic, x_test, y_test, offset).cpu().double().numpy()
+                if term_index == 0:
+                    pairs.append((rows, pointwise))
                 if permutations is not None:
-                    permuted = permuted_log_ratios(term_fold.critic, x_test, y_test, offset, permutations)
+                    permuted = permuted_log_ratios(term_fold.critic, x_test[:n_permuted], y_test[:n_permuted], offset, permutations)
                     shuffled[term_index].append(permuted)
                     if not conditional:
-                        pointwise = value.values if readout == "plugin" else pointwise_log_ratios(term_fold.critic, x_test, y_test, offset).cpu().double().numpy()
-                        observed_sum += float(pointwise.sum())
+                        observed_sum += float(pointwise[:n_permuted].sum())
                         sums = permuted.sum(axis=1)
                         shuffled_sums = sums if shuffled_sums is None else shuffled_sums + sums
             values.append(np.asarray(fold_values, dtype=float))
-            pointwise_fold = values[-1] if readout == "plugin" else pointwise_log_ratios(
-                fold.critic, *_tensors(fold.scalers, x[rows], terms[0][2][rows], device), offset).cpu().double().numpy()
-            pairs.append(pd.DataFrame({"row": rows, "fold": fold_index, "pmi": pointwise_fold}))
+            if conditional:
+                pairs[-1] = (rows, values[-1])  # the pointwise conditional value
         pooled = pool_folds(values)
         n_test_total = int(sum(fold.split.test.size for fold in fold_fits))
         n_used = n_test_total if readout == "plugin" else int(sum(v.size for v in values) * batch_size)
@@ -617,7 +663,7 @@ class MIEstimator(BaseEstimator):
         checks = training_checks([o.still_improving for o in outcomes], [o.diverged for o in outcomes], [o.stop_reason for o in outcomes])
         if self.n_permutations > 0:
             for term_index, name in enumerate(("calibration", "calibration_xz")[: len(terms)]):
-                check = calibration_check(np.concatenate(shuffled[term_index], axis=1), n_test_total, ratio_readout)
+                check = calibration_check(shuffled[term_index], n_permuted_total, ratio_readout)
                 checks.append(dataclasses.replace(check, name=name, message=(f"critic of X;Z: {check.message}" if term_index else check.message)))
         checks.append(fold_agreement_check(pooled.fold_means, pooled.fold_stderrs, pooled.estimate))
         tuple_size = resolve_k(batch_size, resolved["loss_params"].get("nu", 0.0), resolved["loss_params"].get("k")) if readout == "infonce" else batch_size
@@ -642,7 +688,7 @@ class MIEstimator(BaseEstimator):
         if n_folds == 1:
             history = history.drop(columns="fold")
         first = outcomes[0]
-        pairs_table = pd.concat(pairs, ignore_index=True).sort_values("row", kind="stable").reset_index(drop=True)
+        pairs_table = _pairs_table(pairs)
         return pairs_table, MIResult(
             mi=pooled.estimate, stderr=pooled.stderr, n_train=int(fold_fits[0].split.train.size), n_test=n_used,
             objective=self.objective, readout=readout, history=history, quantity="I(X;Y|Z)" if conditional else "I(X;Y)",
@@ -823,8 +869,26 @@ class MIEstimator(BaseEstimator):
 
 def _tensors(scalers: tuple[TransformerMixin, TransformerMixin], x: np.ndarray, y: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Standardise with the fold's training statistics and move to ``device`` as float32."""
-    return (torch.as_tensor(scalers[0].transform(x), dtype=torch.float32, device=device),
-            torch.as_tensor(scalers[1].transform(y), dtype=torch.float32, device=device))
+    return _mapped(scalers[0], x, device), _mapped(scalers[1], y, device)
+
+
+def _mapped(scaler: TransformerMixin, values: np.ndarray, device: torch.device) -> torch.Tensor:
+    # The identity map of already-mapped large data: no transform, no copy beyond the float32 tensor.
+    if isinstance(scaler, StandardScaler) and not scaler.with_mean and not scaler.with_std:
+        return torch.as_tensor(np.asarray(values, dtype=np.float32), device=device)
+    return torch.as_tensor(scaler.transform(values), dtype=torch.float32, device=device)
+
+
+def _pairs_table(pairs: list[tuple[np.ndarray, np.ndarray]]) -> pd.DataFrame:
+    """One row per held-out pair, sorted by row: ``row``, ``fold`` (int16) and ``pmi`` (nats).
+
+    ``pairs`` holds (rows, values) per fold; filled in place, without concatenated copies.
+    """
+    rows = np.concatenate([fold_rows for fold_rows, _ in pairs])
+    order = np.argsort(rows, kind="stable")
+    fold = np.concatenate([np.full(fold_rows.size, index, dtype=np.int16) for index, (fold_rows, _) in enumerate(pairs)])[order]
+    pmi = np.concatenate([np.asarray(values, dtype=np.float64) for _, values in pairs])[order]
+    return pd.DataFrame({"row": rows[order], "fold": fold, "pmi": pmi})
 
 
 def _finite_support_sides(encoders: dict[str, Any]) -> tuple[str | None, str | None]:

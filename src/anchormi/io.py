@@ -127,11 +127,14 @@ def _head(path: Path, n_bytes: int) -> bytes:
 def _is_object_error(error: ValueError) -> bool:
     # numpy refuses object arrays without allow_pickle; its wording differs between versions
     text = str(error)
-    return "pickled" in text or "Object arrays" in text
+    return "pickled" in text or "Object arrays" in text or "Python objects" in text
 
 
 def load_npy(path: PathLike) -> np.ndarray:
-    """One array from a .npy file written by ``np.save``; never unpickles."""
+    """One array from a .npy file written by ``np.save``, memory-mapped read-only; never unpickles.
+
+    Mapping keeps large files out of memory until rows are read (large-data fits read them in chunks).
+    """
     path = Path(path)
     if not _head(path, len(NPY_MAGIC)).startswith(NPY_MAGIC):
         raise ValueError(
@@ -139,7 +142,7 @@ def load_npy(path: PathLike) -> np.ndarray:
             "write arrays with np.save(path, array)."
         )
     try:
-        return np.load(path, allow_pickle=False)
+        return np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as error:
         if _is_object_error(error):
             raise ValueError(

@@ -10,10 +10,18 @@ map changes nothing about the target and only changes how hard the critic's job 
   outside the training range map to the extreme quantiles, so the far tails carry slightly less
   information; warps that mix coordinates are untouched.
 - ``"none"``: the identity.
+
+Large data (see ``MIEstimator``): one map per variable is fitted on a random sample of rows
+(:func:`fit_on_sample`) and applied in chunks into a single float32 array
+(:func:`transform_in_chunks`), instead of one map and one copy per fold.
 """
 
 from __future__ import annotations
 
+import mmap
+from typing import Any
+
+import numpy as np
 from sklearn.base import TransformerMixin
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import QuantileTransformer, StandardScaler
@@ -34,3 +42,72 @@ def marginal_transform(kind: str, n_rows: int) -> TransformerMixin:
     if kind == "none":
         return StandardScaler(with_mean=False, with_std=False)
     raise ValueError(f"marginals={kind!r} is unknown; choose one of {list(MARGINALS)}.")
+
+
+# ---- large data: one map for all folds, applied in chunks ------------------------------------------
+
+# Rows drawn to fit the shared map of large data; the normal-scores map keeps at most
+# MAX_QUANTILES quantiles, so more rows would not change it.
+MAP_SAMPLE_ROWS = 100_000
+CHUNK_ROWS = 262_144
+
+
+def as_rows(value: Any, name: str) -> np.ndarray:
+    """``value`` as a 2-D numeric array view (n, d) without copying (memory maps stay maps).
+
+    Raises ValueError for non-numeric dtypes, rank other than 1 or 2, and empty arrays.
+    """
+    array = value if isinstance(value, np.ndarray) else np.asarray(value)
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)) \
+            or np.issubdtype(array.dtype, np.complexfloating):
+        raise ValueError(f"{name} has dtype {array.dtype}; pass real numbers (float, int or bool).")
+    if array.ndim == 1:
+        array = array.reshape(-1, 1)
+    if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f"{name} has shape {array.shape}; pass shape (n,) or (n, d) with one row per sample.")
+    return array
+
+
+def fit_on_sample(kind: str, array: np.ndarray, name: str, rng: np.random.Generator) -> TransformerMixin:
+    """The map ``kind`` fitted on at most MAP_SAMPLE_ROWS rows of ``array`` drawn at random."""
+    n_rows = array.shape[0]
+    rows = np.sort(rng.choice(n_rows, size=min(n_rows, MAP_SAMPLE_ROWS), replace=False))
+    sample = np.asarray(array[rows], dtype=np.float64)
+    _check_finite(sample, name, rows)
+    return marginal_transform(kind, sample.shape[0]).fit(sample)
+
+
+def transform_in_chunks(transformer: TransformerMixin, array: np.ndarray, name: str) -> np.ndarray:
+    """``transformer`` applied to ``array`` CHUNK_ROWS rows at a time into one float32 array.
+
+    Every chunk is checked for NaN/inf (a ValueError names the first bad row). The pages of a
+    memory-mapped input are handed back to the system after each chunk, so the peak memory is
+    the float32 output plus one chunk, not the input as well.
+    """
+    out = np.empty(array.shape, dtype=np.float32)
+    for start in range(0, array.shape[0], CHUNK_ROWS):
+        chunk = np.asarray(array[start : start + CHUNK_ROWS], dtype=np.float64)
+        _check_finite(chunk, name, np.arange(start, start + chunk.shape[0]))
+        out[start : start + chunk.shape[0]] = transformer.transform(chunk)
+        _release_pages(array)
+    return out
+
+
+def _check_finite(values: np.ndarray, name: str, rows: np.ndarray) -> None:
+    finite = np.isfinite(values).all(axis=1)
+    if not finite.all():
+        raise ValueError(f"{name} has NaN or infinite values (first at row {int(rows[np.argmin(finite)])}); "
+                         "drop or impute those rows first.")
+
+
+def _release_pages(array: np.ndarray) -> None:
+    """Drop the resident pages of a read-only memory map (they are re-read from disk if needed)."""
+    base = array
+    while base is not None and not isinstance(base, np.memmap):
+        base = getattr(base, "base", None)
+    mapping = getattr(base, "_mmap", None)
+    if mapping is not None and hasattr(mapping, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+        try:
+            mapping.madvise(mmap.MADV_DONTNEED)
+        except (OSError, ValueError):  # not every platform or mapping allows it; memory is then just higher
+            pass

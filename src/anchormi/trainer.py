@@ -87,17 +87,28 @@ def make_optimizer(critic: torch.nn.Module, config: TrainConfig) -> torch.optim.
     return torch.optim.AdamW(critic.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
 
-def epoch_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator) -> BatchSource:
-    """Mini-batches from fixed data: a fresh random order each epoch, the partial tail skipped."""
-    n_rows = x.shape[0]
+def epoch_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator,
+                  rows: torch.Tensor | None = None, device: torch.device | None = None) -> BatchSource:
+    """Mini-batches from fixed data: a fresh random order each epoch, the partial tail skipped.
+
+    ``rows`` (int64 indices) restricts the draw to those rows of ``x`` and ``y``, so several folds
+    can share one copy of large data; ``device`` moves each batch there (data may stay on the host).
+    """
+    n_rows = x.shape[0] if rows is None else rows.shape[0]
     position = {"order": torch.randperm(n_rows, generator=generator), "cursor": 0}
 
     def next_batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
         if position["cursor"] + batch_size > n_rows:
             position["order"], position["cursor"] = torch.randperm(n_rows, generator=generator), 0
-        index = position["order"][position["cursor"] : position["cursor"] + batch_size].to(x.device)
+        index = position["order"][position["cursor"] : position["cursor"] + batch_size]
         position["cursor"] += batch_size
-        return x[index], y[index]
+        if rows is not None:
+            index = rows[index]
+        index = index.to(x.device)
+        x_batch, y_batch = x[index], y[index]
+        if device is not None:
+            x_batch, y_batch = x_batch.to(device, non_blocking=True), y_batch.to(device, non_blocking=True)
+        return x_batch, y_batch
 
     return next_batch
 
