@@ -91,7 +91,7 @@ def table(rows: pd.DataFrame) -> pd.DataFrame:
         "covered": grouped.covered.agg(lambda v: f"{int(v.sum())}/{len(v)}"),
         "within 10 % / 0.05": grouped.within.agg(lambda v: f"{int(v.sum())}/{len(v)}"),
         "Frenzel–Pompe KSG": grouped.ksg.agg(lambda v: f"{v.mean():.3f} ± {v.std(ddof=1) if len(v) > 1 else 0:.3f}"),
-        "seconds": grouped.seconds.mean().round(0),
+        "seconds": grouped.seconds.mean().round(0).astype(int),
     }).reset_index()
 
 
