@@ -23,7 +23,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from . import objectives
+from . import distributed, objectives
 from ._validation import (
     Constraint, boolean, check_array, check_pair, fraction, integer_at_least, nonnegative_int, nonnegative_real, one_of, optional,
     positive_int, positive_real, validate_params,
@@ -407,7 +407,13 @@ class MIEstimator(BaseEstimator):
                     f"for an interval, but a test split holds {n_test} pairs; use more data, a smaller batch_size, "
                     "a larger test_size or readout='plugin'."
                 )
+        if distributed.launched():  # checked before any process group exists, so a refusal cannot hang
+            distributed.check_supported(self.critic, len(splits), z_array is not None, resolved["readout"], batch_size)
         device = resolve_device(self.device)
+        # Launched by torchrun (WORLD_SIZE > 1): one critic trained by every process; else None.
+        dist = distributed.setup(device) if distributed.launched() else None
+        if dist is not None:
+            device = dist.device
         dim_x, dim_y = x_array.shape[1], y_array.shape[1]
         critic_probe = self._build_critic(dim_x, dim_y, device)
         dim_second = dim_y + (0 if z_array is None else z_array.shape[1])
@@ -416,13 +422,13 @@ class MIEstimator(BaseEstimator):
         with thread_limit(n_threads if device.type == "cpu" else None):
             sides = _finite_support_sides(encoders)
             if z_array is None:
-                terms = [(1.0, self._fit_folds(splits, x_array, y_array, resolved, batch_size, device, sides[0]), y_array)]
+                terms = [(1.0, self._fit_folds(splits, x_array, y_array, resolved, batch_size, device, sides[0], dist=dist), y_array)]
             else:
                 yz_array = np.hstack([y_array, z_array])
                 terms = [(1.0, self._fit_folds(splits, x_array, yz_array, resolved, batch_size, device, sides[0]), yz_array),
                          (-1.0, self._fit_folds(splits, x_array, z_array, resolved, batch_size, device, sides[1]), z_array)]
             dim_total = x_array.shape[1] + y_array.shape[1] + (0 if z_array is None else z_array.shape[1])
-            heldout_pmi, result = self._crossfit_result(terms, x_array, dim_total, resolved, batch_size, device)
+            heldout_pmi, result = self._crossfit_result(terms, x_array, dim_total, resolved, batch_size, device, dist=dist)
         fold_fits = terms[0][1]
 
         # Fitted state, written only now that data and parameters have passed every check.
@@ -450,6 +456,8 @@ class MIEstimator(BaseEstimator):
         self.best_step_, self.stop_reason_ = result.info["best_step"], result.info["stop_reason"]
         result.info.update(seconds=time.perf_counter() - started, n_threads=n_threads, finite_support=sides[0],
                            large_data=shared_maps is not None)
+        if dist is not None:
+            result.info["world_size"] = dist.world_size
         self.result_ = result
         return self
 
@@ -510,13 +518,17 @@ class MIEstimator(BaseEstimator):
         return critic.to(device)
 
     def _fit_folds(self, splits: list[_Split], x: np.ndarray, y: np.ndarray, resolved: dict, batch_size: int,
-                   device: torch.device, discrete_side: str | None = None) -> list[_FoldFit]:
+                   device: torch.device, discrete_side: str | None = None, dist: "distributed.Distributed | None" = None) -> list[_FoldFit]:
         """Train one critic per fold as one stacked model: one optimiser step trains every fold,
         each on its own training rows, with its own checkpoint chosen on its own validation rows.
 
         ``discrete_side`` ("x" or "y"): that variable is wholly categorical, and each trained
         critic is renormalised exactly over its values in the fold's training rows
         (:class:`anchormi.critics.FiniteSupportCritic`).
+
+        ``dist`` (a launched torch.distributed job, one fold): this process trains on its shard of
+        the rows with batch_size // world_size pairs per step, the critic scores the gathered global
+        batch, gradients and validation values are averaged over processes (``anchormi.distributed``).
         """
         objective, loss_params = resolved["objective"], resolved["loss_params"]
         readout, offset, readout_params = resolved["readout"], resolved["offset"], resolved["readout_params"]
@@ -529,20 +541,25 @@ class MIEstimator(BaseEstimator):
             for split in splits
         ]
         critics = [self._build_critic(x.shape[1], y.shape[1], device, seed=int(self.seed) + index) for index in range(n_folds)]
+        # The rows and the batch this process uses: all of them in one process, its shard in a job.
+        local_splits, local_batch = splits, batch_size
+        if dist is not None:
+            critics = [dist.wrap(critic) for critic in critics]
+            local_splits, local_batch = [dist.shard_split(split) for split in splits], dist.local_batch(batch_size)
         stacked = StackedCritic(critics).to(device)
         # Validation sets differ by at most a pair between folds; stacking needs one length.
-        n_val = min(split.val.size for split in splits)
-        val = [_tensors(scaler, x[split.val[:n_val]], y[split.val[:n_val]], device) for scaler, split in zip(scalers, splits)]
+        n_val = min(split.val.size for split in local_splits)
+        val = [_tensors(scaler, x[split.val[:n_val]], y[split.val[:n_val]], device) for scaler, split in zip(scalers, local_splits)]
         x_val, y_val = torch.stack([v[0] for v in val]), torch.stack([v[1] for v in val])
         generators = [torch.Generator().manual_seed(int(self.seed) + index) for index in range(n_folds)]
         if resolved["marginals"] == "none" and x.dtype == np.float32 and y.dtype == np.float32:
             # Every fold draws its rows from one shared host copy; batches move to the device.
             x_all, y_all = torch.from_numpy(x), torch.from_numpy(y)
-            sources = [epoch_batches(x_all, y_all, batch_size, generator, rows=torch.from_numpy(split.train), device=device)
-                       for generator, split in zip(generators, splits)]
+            sources = [epoch_batches(x_all, y_all, local_batch, generator, rows=torch.from_numpy(split.train), device=device)
+                       for generator, split in zip(generators, local_splits)]
         else:
-            train = [_tensors(scaler, x[split.train], y[split.train], device) for scaler, split in zip(scalers, splits)]
-            sources = [epoch_batches(x_fold, y_fold, batch_size, generator) for generator, (x_fold, y_fold) in zip(generators, train)]
+            train = [_tensors(scaler, x[split.train], y[split.train], device) for scaler, split in zip(scalers, local_splits)]
+            sources = [epoch_batches(x_fold, y_fold, local_batch, generator) for generator, (x_fold, y_fold) in zip(generators, train)]
 
         def batches(step: int) -> tuple[torch.Tensor, torch.Tensor]:
             drawn = [source(step) for source in sources]
@@ -563,7 +580,7 @@ class MIEstimator(BaseEstimator):
 
         def evaluate(model: StackedCritic) -> tuple[np.ndarray, np.ndarray]:
             losses, bound_values = [], []
-            for x_batch, y_batch in heldout_batches(x_val, y_val, batch_size):
+            for x_batch, y_batch in heldout_batches(x_val, y_val, local_batch):
                 scores = model.pairwise(x_batch, y_batch)
                 losses.append([float(objective.loss(scores[m], **loss_params)) for m in range(n_folds)])
                 if readout != "plugin":
@@ -584,8 +601,14 @@ class MIEstimator(BaseEstimator):
             progress=progress_default() if self.progress is None else self.progress,
             label=self.objective if n_folds == 1 else f"{self.objective} x{n_folds} folds",
         )
-        outcome = train_with_validation(stacked, loss_fn, batches, config, evaluate)
+        if dist is None:
+            outcome = train_with_validation(stacked, loss_fn, batches, config, evaluate)
+        else:
+            outcome = train_with_validation(stacked, loss_fn, batches, config, dist.averaged(evaluate),
+                                            after_backward=dist.gradient_averager(stacked))
         members = stacked.unstack()
+        if dist is not None:
+            members = [dist.unwrap(critic) for critic in members]
         if discrete_side is not None:
             members = [
                 _renormalised(critic, x if discrete_side == "x" else y, split.train, scaler[0 if discrete_side == "x" else 1],
@@ -608,7 +631,7 @@ class MIEstimator(BaseEstimator):
         return fits
 
     def _crossfit_result(self, terms: list[tuple[float, list[_FoldFit], np.ndarray]], x: np.ndarray, dim_total: int,
-                         resolved: dict, batch_size: int, device: torch.device) -> MIResult:
+                         resolved: dict, batch_size: int, device: torch.device, dist: "distributed.Distributed | None" = None) -> MIResult:
         """Pool held-out values over folds into the result, with diagnostics and the p-value.
 
         Returns (pairs, result): ``pairs`` has one row per held-out pair (its ``row`` in the data,
@@ -617,6 +640,10 @@ class MIEstimator(BaseEstimator):
         ``terms`` lists (sign, fold fits, second variable): one term (+1, fits, y) for I(X;Y);
         two for the chain rule I(X;Y|Z) = I(X;(Y,Z)) - I(X;Z), whose critics score the same
         held-out triples so that the pointwise differences carry the paired (smaller) error.
+
+        ``dist``: each process scores its shard of the held-out rows and the values, permutation
+        sums and calibration blocks of all processes are pooled, so every process returns the same
+        result; y is permuted within each process's shard (still an exact test).
         """
         readout, offset = resolved["readout"], resolved["offset"]
         fold_fits = terms[0][1]
@@ -627,7 +654,7 @@ class MIEstimator(BaseEstimator):
         conditional = len(terms) > 1
         n_permuted_total = 0
         for fold_index, fold in enumerate(fold_fits):
-            rows, fold_values = fold.split.test, 0.0
+            rows, fold_values = (fold.split.test if dist is None else dist.shard(fold.split.test)), 0.0
             # The permutation test and the calibration check use the fold's first PERMUTATION_PAIRS
             # held-out pairs (the rows are in random order): valid on any fixed subset, and bounded
             # in memory for large data.
@@ -654,6 +681,9 @@ class MIEstimator(BaseEstimator):
             values.append(np.asarray(fold_values, dtype=float))
             if conditional:
                 pairs[-1] = (rows, values[-1])  # the pointwise conditional value
+        if dist is not None:
+            values, pairs, shuffled, observed_sum, shuffled_sums, n_permuted_total = dist.pool_heldout(
+                values, pairs, shuffled, observed_sum, shuffled_sums, n_permuted_total)
         pooled = pool_folds(values)
         n_test_total = int(sum(fold.split.test.size for fold in fold_fits))
         n_used = n_test_total if readout == "plugin" else int(sum(v.size for v in values) * batch_size)

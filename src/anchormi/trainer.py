@@ -119,12 +119,15 @@ def _step(
     loss_fn: LossFunction,
     batch: tuple[torch.Tensor, torch.Tensor],
     before_update: Callable[[], None] | None = None,
+    after_backward: Callable[[], None] | None = None,
 ):
     """One optimiser step. Returns (loss, scores, finite); a non-finite loss is returned without stepping.
 
     ``loss_fn`` may return one loss per member of a stacked model, shape (F,); their sum is
     minimised, which trains each member on its own loss. ``before_update`` runs once the loss is
-    known to be finite, while the weights are still the ones that produced it.
+    known to be finite, while the weights are still the ones that produced it. ``after_backward``
+    runs between the backward pass and the update (distributed training averages the gradients
+    over processes there: ``anchormi.distributed``).
     """
     scores = critic.pairwise(*batch)
     loss = loss_fn(scores)
@@ -135,6 +138,8 @@ def _step(
         before_update()
     optimizer.zero_grad(set_to_none=True)
     total.backward()
+    if after_backward is not None:
+        after_backward()
     optimizer.step()
     return loss, scores, True
 
@@ -166,13 +171,16 @@ def train_with_validation(
     config: TrainConfig,
     evaluate: Evaluation,
     optimizer: torch.optim.Optimizer | None = None,
+    after_backward: Callable[[], None] | None = None,
 ) -> TrainOutcome:
     """Train ``critic`` in place on ``batches(step)``; on return it holds the best checkpoint.
 
     ``evaluate(critic) -> (val_loss, val_estimate)`` runs every ``eval_every`` steps (critic in
     eval mode, no grad). Early stopping after ``patience`` steps without improvement; each of the
     first ``max_decays`` plateaus instead restores the best weights and multiplies the lr by
-    ``lr_decay``.
+    ``lr_decay``. ``after_backward`` runs after each backward pass, before the update (see
+    :func:`_step`); every decision here depends only on the losses and on ``evaluate``, so
+    processes that agree on those take the same steps.
     """
     optimizer = optimizer or make_optimizer(critic, config)
     records: list[dict[str, float]] = []
@@ -200,7 +208,7 @@ def train_with_validation(
     bar = tqdm(total=config.max_steps, disable=not config.progress, desc=config.label, leave=False)
     critic.train()
     for step in range(1, config.max_steps + 1):
-        loss, _, finite = _step(critic, optimizer, loss_fn, batches(step))
+        loss, _, finite = _step(critic, optimizer, loss_fn, batches(step), after_backward=after_backward)
         if not finite:
             diverged, stop_reason = True, f"non-finite training loss ({float(loss.detach())}) at step {step}"
             break
