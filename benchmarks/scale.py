@@ -3,7 +3,7 @@
 For each N the script writes a Gaussian pair (d = 20 each, true MI 2 nats) to two float32 .npy
 files in chunks (never the whole array in memory), then runs the command line on them in a fresh
 process and reads that process's peak resident memory (``getrusage`` of the child). The .npy files
-are memory-mapped; above ~1.3 M pairs the estimator switches to its large-data mode (one float32
+are memory-mapped; above ~330,000 pairs (d = 20 + 20) the estimator switches to its large-data mode (one float32
 copy mapped in chunks, shared by the five folds; the permutation test on 20,000 pairs per fold).
 
 The goal (speed/scale issue): at N = 10^7 the run completes with peak RSS <= 1.5 x the float32

@@ -52,9 +52,9 @@ MAX_VAL = 10_000
 # A wholly categorical variable with at most this many distinct values renormalises the critic
 # exactly over them (FiniteSupportCritic); more values and the critic is used as trained.
 MAX_SUPPORT = 1_000
-# Above this many bytes of per-fold float32 copies, fit maps the data
+# Above this many bytes (256 MiB) of per-fold float32 copies, fit maps the data
 # once into one shared float32 array (large-data mode, MIEstimator._is_large).
-LARGE_DATA_BYTES = 1 << 30
+LARGE_DATA_BYTES = 1 << 28
 # Held-out pairs per fold that the permutation test and the calibration check use (all of them
 # below this); bounds their (n_permutations x pairs) work and memory on large data.
 PERMUTATION_PAIRS = 20_000
