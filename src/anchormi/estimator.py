@@ -484,6 +484,8 @@ class MIEstimator(BaseEstimator):
     def _splits(self, n_samples: int) -> list[_Split]:
         """Disjoint train/val/test rows: one split, or F cross-fitting folds (each with a val carve-out)."""
         permutation = np.random.default_rng(int(self.seed)).permutation(n_samples)
+        if n_samples < 2**31:  # int32 row indices: half the memory of the splits on large data
+            permutation = permutation.astype(np.int32)
         n_folds = self._n_folds(n_samples)
         if n_folds == 1:
             n_test = int(round(self.test_size * n_samples))
