@@ -683,6 +683,7 @@ class MIEstimator(BaseEstimator):
                         observed_sum += float(pointwise[:n_permuted].sum())
                         sums = permuted.sum(axis=1)
                         shuffled_sums = sums if shuffled_sums is None else shuffled_sums + sums
+                del x_test, y_test  # before the next fold's copies: one fold's held-out rows in memory at a time
             values.append(np.asarray(fold_values, dtype=float))
             if conditional:
                 pairs[-1] = (rows, values[-1])  # the pointwise conditional value
