@@ -213,3 +213,16 @@ def test_the_permutation_test_on_a_subset_of_held_out_pairs_stays_valid(monkeypa
     assert dependent.p_value == pytest.approx(1 / 100)
     calibration = dependent.diagnostics["calibration"]
     assert calibration.status in ("ok", "warn") and math.isfinite(calibration.value)
+
+
+def test_the_plug_in_read_in_chunks_equals_the_whole_fold_readout(monkeypatch):
+    import anchormi.estimator as estimator_module
+
+    x, y = ami.tasks.gaussian(dim=2, mi=0.5).sample(600, seed=9)
+    kwargs = dict(max_steps=100, n_permutations=10, progress=False, seed=9)
+    whole = ami.MIEstimator(**kwargs).fit(x, y)
+    monkeypatch.setattr(estimator_module, "READOUT_CHUNK", 7)  # many chunks per fold
+    chunked = ami.MIEstimator(**kwargs).fit(x, y)
+    np.testing.assert_allclose(chunked.heldout_pmi_.pmi, whole.heldout_pmi_.pmi, rtol=0, atol=1e-6)
+    assert chunked.result_.mi == pytest.approx(whole.result_.mi, abs=1e-6)
+    assert chunked.result_.p_value == whole.result_.p_value

@@ -58,6 +58,8 @@ LARGE_DATA_BYTES = 1 << 28
 # Held-out pairs per fold that the permutation test and the calibration check use (all of them
 # below this); bounds their (n_permutations x pairs) work and memory on large data.
 PERMUTATION_PAIRS = 20_000
+# Held-out rows scored per call by the plug-in readout (bounds the readout's memory).
+READOUT_CHUNK = 262_144
 DEFAULT_BATCH = 128
 DEFAULT_FOLDS = 5
 # Deprecated keyword -> its new name (kept for one release).
@@ -670,20 +672,33 @@ class MIEstimator(BaseEstimator):
                 permutations = torch.stack([torch.randperm(n_permuted, generator=rng) for _ in range(self.n_permutations)]).to(device)
             for term_index, (sign, fits, second) in enumerate(terms):
                 term_fold = fits[fold_index]
-                x_test, y_test = _tensors(term_fold.scalers, x[rows], second[rows], device)
-                value = heldout_readout(term_fold.critic, x_test, y_test, readout, offset, batch_size, resolved["readout_params"])
-                fold_values = fold_values + sign * value.values
-                pointwise = value.values if readout == "plugin" else pointwise_log_ratios(term_fold.critic, x_test, y_test, offset).cpu().double().numpy()
+                if readout == "plugin":
+                    # Per-pair values, READOUT_CHUNK rows at a time: large data never hold a whole
+                    # fold's held-out rows as tensors.
+                    pointwise = np.concatenate([
+                        heldout_readout(term_fold.critic, *_tensors(term_fold.scalers, x[chunk], second[chunk], device),
+                                        readout, offset, batch_size).values
+                        for chunk in np.array_split(rows, max(1, -(-rows.size // READOUT_CHUNK)))
+                    ])
+                    fold_term = pointwise
+                else:
+                    x_test, y_test = _tensors(term_fold.scalers, x[rows], second[rows], device)
+                    fold_term = heldout_readout(term_fold.critic, x_test, y_test, readout, offset, batch_size, resolved["readout_params"]).values
+                    with torch.no_grad():
+                        pointwise = pointwise_log_ratios(term_fold.critic, x_test, y_test, offset).cpu().double().numpy()
+                    del x_test, y_test
+                fold_values = fold_values + sign * fold_term
                 if term_index == 0:
                     pairs.append((rows, pointwise))
                 if permutations is not None:
-                    permuted = permuted_log_ratios(term_fold.critic, x_test[:n_permuted], y_test[:n_permuted], offset, permutations)
+                    x_permuted, y_permuted = _tensors(term_fold.scalers, x[rows[:n_permuted]], second[rows[:n_permuted]], device)
+                    with torch.no_grad():
+                        permuted = permuted_log_ratios(term_fold.critic, x_permuted, y_permuted, offset, permutations)
                     shuffled[term_index].append(permuted)
                     if not conditional:
                         observed_sum += float(pointwise[:n_permuted].sum())
                         sums = permuted.sum(axis=1)
                         shuffled_sums = sums if shuffled_sums is None else shuffled_sums + sums
-                del x_test, y_test  # before the next fold's copies: one fold's held-out rows in memory at a time
             values.append(np.asarray(fold_values, dtype=float))
             if conditional:
                 pairs[-1] = (rows, values[-1])  # the pointwise conditional value

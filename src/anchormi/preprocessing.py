@@ -73,6 +73,7 @@ def fit_on_sample(kind: str, array: np.ndarray, name: str, rng: np.random.Genera
     n_rows = array.shape[0]
     rows = np.sort(rng.choice(n_rows, size=min(n_rows, MAP_SAMPLE_ROWS), replace=False))
     sample = np.asarray(array[rows], dtype=np.float64)
+    _release_pages(array)  # the sample touched most pages of a memory map
     _check_finite(sample, name, rows)
     return marginal_transform(kind, sample.shape[0]).fit(sample)
 
