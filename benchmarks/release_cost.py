@@ -1,0 +1,79 @@
+"""Wall time of the default ``anchormi.estimate`` against a release, measured in the same run.
+
+The release (default: 0.1, commit 70af2d2) is checked out into a temporary ``git worktree`` and
+imported from there in a fresh process; this checkout runs in another fresh process on the same
+data (Gaussian d = 20 + 20, true MI 6 nats, N = 20,000, seed 0). Also timed: this checkout with
+``folds=1``, so the cost of five cross-fitted folds against one split comes from the same run.
+Every process uses the library's own thread choice (0.1: torch's default, all cores).
+
+    python benchmarks/release_cost.py                  # about 2-3 minutes on 2 idle cores
+    python benchmarks/release_cost.py --release 70af2d2 --n 20000 --repeats 2
+
+Run it on an otherwise idle machine: a competing process changes every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CHILD = """
+import json, sys, time, warnings
+sys.path.insert(0, sys.argv[1])
+import anchormi as ami
+x, y = ami.tasks.gaussian(dim=20, mi=6.0).sample(int(sys.argv[2]), seed=0)
+kwargs = json.loads(sys.argv[3])
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    started = time.perf_counter()
+    result = ami.estimate(x, y, seed=0, progress=False, **kwargs)
+    seconds = time.perf_counter() - started
+print(json.dumps({"seconds": seconds, "mi": float(result.mi), "stderr": float(result.stderr), "version": ami.__version__}))
+"""
+
+
+def timed(source: Path, n: int, kwargs: dict) -> dict:
+    completed = subprocess.run([sys.executable, "-c", CHILD, str(source), str(n), json.dumps(kwargs)],
+                               capture_output=True, text=True, env={**os.environ, "MPLBACKEND": "Agg"})
+    if completed.returncode != 0:
+        raise RuntimeError(f"the timing process for {source} failed: {completed.stderr.strip()[-1500:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--release", default="70af2d2", help="git revision of the reference release")
+    parser.add_argument("--n", type=int, default=20_000)
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="anchormi-release-") as folder:
+        worktree = Path(folder) / "release"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(worktree), args.release],
+                       check=True, capture_output=True)
+        try:
+            cases = [(f"release {args.release}, defaults", worktree / "src", {}),
+                     ("this checkout, defaults", ROOT / "src", {}),
+                     ("this checkout, folds=1", ROOT / "src", {"folds": 1})]
+            rows = []
+            for _ in range(args.repeats):
+                for label, source, kwargs in cases:
+                    rows.append((label, timed(source, args.n, kwargs)))
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)], capture_output=True)
+    reference = min(row["seconds"] for label, row in rows if label.startswith("release"))
+    print(f"Gaussian d = 20 + 20, true MI 6 nats, N = {args.n}, seed 0; {os.cpu_count()} cores\n")
+    print(f"{'case':34s} {'version':>8} {'seconds':>8} {'x release':>9} {'estimate':>9} {'stderr':>7}")
+    for label, row in rows:
+        print(f"{label:34s} {row['version']:>8} {row['seconds']:8.1f} {row['seconds'] / reference:9.2f} {row['mi']:9.3f} {row['stderr']:7.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
