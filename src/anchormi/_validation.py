@@ -27,11 +27,11 @@ def _to_numpy(value: Any, name: str) -> np.ndarray:
     return array
 
 
-def check_array(value: Any, name: str) -> np.ndarray:
-    """Return ``value`` as a finite float64 array of shape (n, d).
+def numeric_rows(value: Any, name: str) -> np.ndarray:
+    """Return ``value`` as a numeric array of shape (n, d) without converting its dtype.
 
-    A 1-D array is read as one column. Integer and boolean dtypes are converted to float.
-    Raises ValueError for rank 0 or >= 3, non-numeric dtypes, empty arrays and NaN/inf.
+    A 1-D array is read as one column; a numpy array (a memory map included) is viewed, not
+    copied. Raises ValueError for rank 0 or >= 3, non-numeric or complex dtypes and empty arrays.
     """
     array = _to_numpy(value, name)
     if array.dtype == object or not (
@@ -54,32 +54,55 @@ def check_array(value: Any, name: str) -> np.ndarray:
         )
     if array.shape[0] == 0 or array.shape[1] == 0:
         raise ValueError(f"{name} is empty (shape {array.shape}); pass at least one sample and one column.")
-    array = array.astype(np.float64, copy=False)
+    return array
+
+
+def check_finite(array: np.ndarray, name: str, rows: np.ndarray | None = None) -> None:
+    """Raise ValueError when ``array`` (n, d) holds NaN or inf, naming the first bad row.
+
+    ``rows`` gives each row's index in the caller's data (for a chunk or a sample of it).
+    """
     finite = np.isfinite(array)
     if not finite.all():
         bad_rows = np.flatnonzero(~finite.all(axis=1))
         n_nan = int(np.isnan(array).sum())
         n_inf = int((~finite).sum()) - n_nan
+        first = bad_rows[0] if rows is None else rows[bad_rows[0]]
         raise ValueError(
             f"{name} contains {n_nan} NaN and {n_inf} infinite values in {len(bad_rows)} rows "
-            f"(first bad row: {bad_rows[0]}); drop or impute those rows before estimating MI."
+            f"(first bad row: {first}); drop or impute those rows before estimating MI."
         )
+
+
+def check_array(value: Any, name: str) -> np.ndarray:
+    """Return ``value`` as a finite float64 array of shape (n, d).
+
+    A 1-D array is read as one column. Integer and boolean dtypes are converted to float.
+    Raises ValueError for rank 0 or >= 3, non-numeric dtypes, empty arrays and NaN/inf.
+    """
+    array = numeric_rows(value, name).astype(np.float64, copy=False)
+    check_finite(array, name)
     return array
+
+
+def check_paired(x: np.ndarray, y: np.ndarray, min_samples: int = 2) -> None:
+    """Raise ValueError unless x and y have the same number of rows, at least ``min_samples``."""
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"x has {x.shape[0]} rows but y has {y.shape[0]}; x and y must be paired "
+            "samples, one row each per observation."
+        )
+    if x.shape[0] < min_samples:
+        raise ValueError(
+            f"got {x.shape[0]} samples but this needs at least {min_samples}; collect more samples."
+        )
 
 
 def check_pair(x: Any, y: Any, min_samples: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """Check two paired arrays: each as :func:`check_array`, same number of rows, enough rows."""
     x_array = check_array(x, "x")
     y_array = check_array(y, "y")
-    if x_array.shape[0] != y_array.shape[0]:
-        raise ValueError(
-            f"x has {x_array.shape[0]} rows but y has {y_array.shape[0]}; x and y must be paired "
-            "samples, one row each per observation."
-        )
-    if x_array.shape[0] < min_samples:
-        raise ValueError(
-            f"got {x_array.shape[0]} samples but this needs at least {min_samples}; collect more samples."
-        )
+    check_paired(x_array, y_array, min_samples)
     return x_array, y_array
 
 

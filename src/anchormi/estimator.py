@@ -25,8 +25,8 @@ from torch import nn
 
 from . import distributed, objectives
 from ._validation import (
-    Constraint, boolean, check_array, check_pair, fraction, integer_at_least, nonnegative_int, nonnegative_real, one_of, optional,
-    positive_int, positive_real, validate_params,
+    Constraint, boolean, check_array, check_pair, check_paired, fraction, integer_at_least, nonnegative_int, nonnegative_real,
+    numeric_rows, one_of, optional, positive_int, positive_real, validate_params,
 )
 from .critics import ACTIVATIONS, CRITICS, FiniteSupportCritic, StackedCritic, make_critic
 from .encoding import fit_encoder
@@ -35,7 +35,7 @@ from .diagnostics import (
 )
 from .intervals import pool_folds
 from .objectives.bounds import SMILE_TAU
-from .preprocessing import MARGINALS, as_rows, fit_on_sample, marginal_transform, transform_in_chunks
+from .preprocessing import MARGINALS, fit_on_sample, marginal_transform, transform_in_chunks
 from .objectives.contrastive import resolve_k
 from .readouts import (
     BOUND_READOUTS, READOUTS, batch_readout, check_readout, heldout_batches, heldout_readout, pointwise_log_ratios,
@@ -373,9 +373,8 @@ class MIEstimator(BaseEstimator):
         shared_maps = None
         if z is None and self._is_large(x, y):
             # One float32 copy mapped once, instead of a float64 copy and one mapped copy per fold.
-            x_view, y_view = as_rows(x, "x"), as_rows(y, "y")
-            if x_view.shape[0] != y_view.shape[0]:
-                raise ValueError(f"x has {x_view.shape[0]} rows but y has {y_view.shape[0]}; x and y must be paired samples.")
+            x_view, y_view = numeric_rows(x, "x"), numeric_rows(y, "y")
+            check_paired(x_view, y_view, MIN_SAMPLES)
             rng = np.random.default_rng([int(self.seed), 17])
             shared_maps = (fit_on_sample(resolved["marginals"], x_view, "x", rng),
                            fit_on_sample(resolved["marginals"], y_view, "y", rng))

@@ -19,12 +19,13 @@ Large data (see ``MIEstimator``): one map per variable is fitted on a random sam
 from __future__ import annotations
 
 import mmap
-from typing import Any
 
 import numpy as np
 from sklearn.base import TransformerMixin
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import QuantileTransformer, StandardScaler
+
+from ._validation import check_finite
 
 MARGINALS = ("zscore", "normal_scores", "none")
 MAX_QUANTILES = 10_000
@@ -52,29 +53,13 @@ MAP_SAMPLE_ROWS = 100_000
 CHUNK_ROWS = 262_144
 
 
-def as_rows(value: Any, name: str) -> np.ndarray:
-    """``value`` as a 2-D numeric array view (n, d) without copying (memory maps stay maps).
-
-    Raises ValueError for non-numeric dtypes, rank other than 1 or 2, and empty arrays.
-    """
-    array = value if isinstance(value, np.ndarray) else np.asarray(value)
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)) \
-            or np.issubdtype(array.dtype, np.complexfloating):
-        raise ValueError(f"{name} has dtype {array.dtype}; pass real numbers (float, int or bool).")
-    if array.ndim == 1:
-        array = array.reshape(-1, 1)
-    if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
-        raise ValueError(f"{name} has shape {array.shape}; pass shape (n,) or (n, d) with one row per sample.")
-    return array
-
-
 def fit_on_sample(kind: str, array: np.ndarray, name: str, rng: np.random.Generator) -> TransformerMixin:
     """The map ``kind`` fitted on at most MAP_SAMPLE_ROWS rows of ``array`` drawn at random."""
     n_rows = array.shape[0]
     rows = np.sort(rng.choice(n_rows, size=min(n_rows, MAP_SAMPLE_ROWS), replace=False))
     sample = np.asarray(array[rows], dtype=np.float64)
     _release_pages(array)  # the sample touched most pages of a memory map
-    _check_finite(sample, name, rows)
+    check_finite(sample, name, rows)
     return marginal_transform(kind, sample.shape[0]).fit(sample)
 
 
@@ -88,17 +73,10 @@ def transform_in_chunks(transformer: TransformerMixin, array: np.ndarray, name: 
     out = np.empty(array.shape, dtype=np.float32)
     for start in range(0, array.shape[0], CHUNK_ROWS):
         chunk = np.asarray(array[start : start + CHUNK_ROWS], dtype=np.float64)
-        _check_finite(chunk, name, np.arange(start, start + chunk.shape[0]))
+        check_finite(chunk, name, np.arange(start, start + chunk.shape[0]))
         out[start : start + chunk.shape[0]] = transformer.transform(chunk)
         _release_pages(array)
     return out
-
-
-def _check_finite(values: np.ndarray, name: str, rows: np.ndarray) -> None:
-    finite = np.isfinite(values).all(axis=1)
-    if not finite.all():
-        raise ValueError(f"{name} has NaN or infinite values (first at row {int(rows[np.argmin(finite)])}); "
-                         "drop or impute those rows first.")
 
 
 def _release_pages(array: np.ndarray) -> None:
