@@ -683,16 +683,14 @@ class MIEstimator(BaseEstimator):
                 else:
                     x_test, y_test = _tensors(term_fold.scalers, x[rows], second[rows], device)
                     fold_term = heldout_readout(term_fold.critic, x_test, y_test, readout, offset, batch_size, resolved["readout_params"]).values
-                    with torch.no_grad():
-                        pointwise = pointwise_log_ratios(term_fold.critic, x_test, y_test, offset).cpu().double().numpy()
+                    pointwise = pointwise_log_ratios(term_fold.critic, x_test, y_test, offset).cpu().double().numpy()
                     del x_test, y_test
                 fold_values = fold_values + sign * fold_term
                 if term_index == 0:
                     pairs.append((rows, pointwise))
                 if permutations is not None:
                     x_permuted, y_permuted = _tensors(term_fold.scalers, x[rows[:n_permuted]], second[rows[:n_permuted]], device)
-                    with torch.no_grad():
-                        permuted = permuted_log_ratios(term_fold.critic, x_permuted, y_permuted, offset, permutations)
+                    permuted = permuted_log_ratios(term_fold.critic, x_permuted, y_permuted, offset, permutations)
                     shuffled[term_index].append(permuted)
                     if not conditional:
                         observed_sum += float(pointwise[:n_permuted].sum())
@@ -932,7 +930,7 @@ def _mapped(scaler: TransformerMixin, values: np.ndarray, device: torch.device) 
 def _pairs_table(pairs: list[tuple[np.ndarray, np.ndarray]]) -> pd.DataFrame:
     """One row per held-out pair, sorted by row: ``row``, ``fold`` (int16) and ``pmi`` (nats).
 
-    ``pairs`` holds (rows, values) per fold; filled in place, without concatenated copies.
+    ``pairs`` holds (rows, values) per fold.
     """
     rows = np.concatenate([fold_rows for fold_rows, _ in pairs])
     order = np.argsort(rows, kind="stable")
