@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -165,33 +166,35 @@ def estimate(
     pmi: Optional[Path] = typer.Option(None, "--pmi", help="write one row per held-out pair (row, fold, pmi in nats) to this .parquet or .csv."),
 ) -> None:
     """Estimate I(X;Y), or I(X;Y|Z) with z, from a file of paired samples."""
-    import warnings
-
     values = {"critic": critic, "batch_size": batch_size, "max_steps": max_steps, "lr": lr, "nu": nu, "rule": rule,
               "k": k, "n_neighbors": n_neighbors, "readout": readout, "folds": folds, "n_permutations": n_permutations,
               "n_threads": n_threads, "seed": seed, "device": device,
               "discrete_x": discrete_x, "discrete_y": discrete_y, "discrete_z": discrete_z}
+    with _one_line_errors():
+        _estimate(files, method, (x_cols, y_cols, z_cols), sep, _given_options(ctx, values, parse_params(param)),
+                  as_json, plot, save, pmi)
+
+
+@contextlib.contextmanager
+def _one_line_errors():
+    """A command's body: warnings as ``warning:`` lines; bad input (ValueError, TypeError, OSError)
+    as one ``error:`` line and exit code 2; anything else is a bug, one line and exit code 1
+    (the traceback with ANCHORMI_TRACEBACK=1)."""
+    import warnings
+
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
-            _estimate(files, method, (x_cols, y_cols, z_cols), sep, _given_options(ctx, values, parse_params(param)),
-                      as_json, plot, save, pmi)
-    except (ValueError, TypeError, OSError) as error:  # bad input: data, options, paths
-        _fail(error, 2)
-    except Exception as error:  # anything else is a bug; still one line, the traceback on request
+            yield
+    except (ValueError, TypeError, OSError) as error:
+        typer.echo(f"error: {_one_line(error)}", err=True)
+        raise typer.Exit(code=2)
+    except Exception as error:
         if os.environ.get("ANCHORMI_TRACEBACK"):
             raise
-        _fail(error, 1)
-
-
-def _fail(error: BaseException, code: int) -> None:
-    """One ``error:`` line on stderr and exit ``code``: 2 for bad input, 1 for a bug (traceback on request)."""
-    if code == 2:
-        typer.echo(f"error: {_one_line(error)}", err=True)
-    else:
         typer.echo(f"error: {type(error).__name__}: {_one_line(error)} (unexpected; rerun with ANCHORMI_TRACEBACK=1 "
                    "for the traceback and report it)", err=True)
-    raise typer.Exit(code=code)
+        raise typer.Exit(code=1)
 
 
 def _check_output(path: Optional[Path], option: str, suffixes: tuple = ()) -> None:
@@ -257,31 +260,21 @@ def pmi_command(
     sep: Optional[str] = typer.Option(None, "--sep", help="CSV delimiter (default: sniffed)."),
 ) -> None:
     """Score new pairs with a saved estimator: the pointwise log ratio log p(x,y)/(p(x)p(y)) per pair."""
-    import warnings
+    with _one_line_errors():
+        _check_output(out, "--out", TABLE_OUTPUTS)
+        import pandas as pd
 
-    try:
-        with warnings.catch_warnings():
-            warnings.showwarning = _show_warning
-            _check_output(out, "--out", TABLE_OUTPUTS)
-            import pandas as pd
+        from .estimator import MIEstimator
+        from .files import atomic_write_table
+        from .io import load_data
 
-            from .estimator import MIEstimator
-            from .files import atomic_write_table
-            from .io import load_data
-
-            if not model.exists():
-                raise InputError(f"{model}: no such model file; write one with `anchormi estimate ... --save {model}`.")
-            fitted = MIEstimator.load(model)
-            x, y, z = load_data(files, x_cols, y_cols, z_cols, sep=sep)
-            values = fitted.pmi(x, y, z=z)
-            atomic_write_table(out, pd.DataFrame({"row": range(len(values)), "pmi": values}))
-            typer.echo(f"wrote {len(values)} pairs to {out}: mean pmi {values.mean():.4f} nats")
-    except (ValueError, TypeError, OSError) as error:
-        _fail(error, 2)
-    except Exception as error:
-        if os.environ.get("ANCHORMI_TRACEBACK"):
-            raise
-        _fail(error, 1)
+        if not model.exists():
+            raise InputError(f"{model}: no such model file; write one with `anchormi estimate ... --save {model}`.")
+        fitted = MIEstimator.load(model)
+        x, y, z = load_data(files, x_cols, y_cols, z_cols, sep=sep)
+        values = fitted.pmi(x, y, z=z)
+        atomic_write_table(out, pd.DataFrame({"row": range(len(values)), "pmi": values}))
+        typer.echo(f"wrote {len(values)} pairs to {out}: mean pmi {values.mean():.4f} nats")
 
 
 @app.command()
