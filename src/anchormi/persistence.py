@@ -142,7 +142,10 @@ def _transformer_classes() -> dict[str, type]:
     """
     from sklearn.preprocessing import QuantileTransformer
 
-    return {"StandardScaler": StandardScaler, "QuantileTransformer": QuantileTransformer}
+    from .preprocessing import SortedQuantileTransformer
+
+    return {"StandardScaler": StandardScaler, "QuantileTransformer": QuantileTransformer,
+            "SortedQuantileTransformer": SortedQuantileTransformer}
 
 
 def _transformer_to_plain(transformer: Any, where: str) -> dict[str, Any]:

