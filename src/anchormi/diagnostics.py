@@ -47,15 +47,6 @@ def permuted_log_ratios(critic: Any, x: torch.Tensor, y: torch.Tensor, offset: f
     return (values - offset).cpu().double().numpy()
 
 
-def log_normaliser(shuffled: np.ndarray) -> float:
-    """log mean exp of shuffled-pair log ratios: the critic's estimate of log E_p(x)p(y)[r] (0 for
-    a true log ratio). Subtracting it from the held-out plug-in gives the Donsker-Varadhan form,
-    which no additive offset of the critic changes. Shape: shuffled (B, n) nats, or any shape.
-    """
-    peak = float(np.max(shuffled))
-    return peak + float(np.log(np.mean(np.exp(shuffled - peak))))
-
-
 def calibration_check(shuffled: np.ndarray | Sequence[np.ndarray], n_pairs: int, applicable: bool) -> Check:
     """log mean exp of shuffled-pair log ratios (0 for a true log ratio) with its delta-method stderr.
 

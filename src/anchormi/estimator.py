@@ -31,8 +31,7 @@ from ._validation import (
 from .critics import ACTIVATIONS, CRITICS, FiniteSupportCritic, StackedCritic, make_critic
 from .encoding import fit_encoder
 from .diagnostics import (
-    calibration_check, data_checks, fold_agreement_check, log_normaliser, permutation_pvalue, permuted_log_ratios,
-    training_checks,
+    calibration_check, data_checks, fold_agreement_check, permutation_pvalue, permuted_log_ratios, training_checks,
 )
 from .intervals import pool_folds
 from .objectives.bounds import SMILE_TAU
@@ -59,9 +58,6 @@ LARGE_DATA_BYTES = 1 << 28
 # Held-out pairs per fold that the permutation test and the calibration check use (all of them
 # below this); bounds their (n_permutations x pairs) work and memory on large data.
 PERMUTATION_PAIRS = 20_000
-# Shuffled copies of the held-out pairs from which conditional MI estimates each chain-rule
-# critic's normaliser when the permutation test is switched off (n_permutations below this).
-NORMALISER_PERMUTATIONS = 50
 # Held-out rows scored per call by the plug-in readout (bounds the readout's memory).
 READOUT_CHUNK = 262_144
 DEFAULT_BATCH = 128
@@ -361,10 +357,6 @@ class MIEstimator(BaseEstimator):
         With ``z``, estimate the conditional MI I(X;Y|Z) by the chain rule
         I(X;(Y,Z)) - I(X;Z): two calibrated critics, trained on the same folds and evaluated on
         the same held-out triples, so the interval comes from the paired pointwise differences.
-        Each term is read out in the Donsker-Varadhan form, held-out mean log ratio minus the log
-        mean ratio over the same pairs with the second variable shuffled, so that the two critics'
-        additive offsets (which the anchor pins only weakly, and which differ between independently
-        trained critics) cancel instead of passing into the difference.
         Needs a ratio-identifying objective with the plug-in readout (the default anchor).
 
         Shape:
@@ -456,8 +448,6 @@ class MIEstimator(BaseEstimator):
         self.scalers_ = [fold.scalers if shared_maps is None else shared_maps for fold in fold_fits]
         self.conditional_ = z_array is not None
         if self.conditional_:
-            # Per fold: log-normaliser of the X;(Y,Z) critic minus that of the X;Z critic.
-            self.chain_normalisers_ = list(result.info["chain_rule_normalisers"])
             self.critics_z_ = [fold.critic for fold in terms[1][1]]
             self.scalers_z_ = [fold.scalers for fold in terms[1][1]]
         self.n_features_z_ = 0 if z_array is None else z_array.shape[1]
@@ -669,10 +659,6 @@ class MIEstimator(BaseEstimator):
         ratio_readout = resolved["objective"].log_ratio_offset is not None
         conditional = len(terms) > 1
         n_permuted_total = 0
-        # Conditional MI reads each term in the Donsker-Varadhan form (see fit), which needs the
-        # shuffled pairs even when no permutation test is asked for.
-        n_permutations = max(self.n_permutations, NORMALISER_PERMUTATIONS) if conditional and ratio_readout else self.n_permutations
-        normalisers = []
         for fold_index, fold in enumerate(fold_fits):
             rows, fold_values = (fold.split.test if dist is None else dist.shard(fold.split.test)), 0.0
             # The permutation test and the calibration check use the fold's first PERMUTATION_PAIRS
@@ -680,9 +666,9 @@ class MIEstimator(BaseEstimator):
             # in memory for large data.
             n_permuted = min(rows.size, PERMUTATION_PAIRS)
             n_permuted_total += n_permuted
-            permutations, fold_normaliser = None, 0.0
-            if n_permutations > 0:
-                permutations = torch.stack([torch.randperm(n_permuted, generator=rng) for _ in range(n_permutations)]).to(device)
+            permutations = None
+            if self.n_permutations > 0:
+                permutations = torch.stack([torch.randperm(n_permuted, generator=rng) for _ in range(self.n_permutations)]).to(device)
             for term_index, (sign, fits, second) in enumerate(terms):
                 term_fold = fits[fold_index]
                 if readout == "plugin":
@@ -706,16 +692,10 @@ class MIEstimator(BaseEstimator):
                     x_permuted, y_permuted = _tensors(term_fold.scalers, x[rows[:n_permuted]], second[rows[:n_permuted]], device)
                     permuted = permuted_log_ratios(term_fold.critic, x_permuted, y_permuted, offset, permutations)
                     shuffled[term_index].append(permuted)
-                    if conditional:
-                        fold_normaliser += sign * log_normaliser(permuted)
-                    else:
+                    if not conditional:
                         observed_sum += float(pointwise[:n_permuted].sum())
                         sums = permuted.sum(axis=1)
                         shuffled_sums = sums if shuffled_sums is None else shuffled_sums + sums
-            if conditional:
-                # sum over terms of sign * log mean exp(shuffled): the offsets the difference drops.
-                fold_values = fold_values - fold_normaliser
-                normalisers.append(fold_normaliser)
             values.append(np.asarray(fold_values, dtype=float))
             if conditional:
                 pairs[-1] = (rows, values[-1])  # the pointwise conditional value
@@ -729,7 +709,7 @@ class MIEstimator(BaseEstimator):
 
         diagnostics = {}
         checks = training_checks([o.still_improving for o in outcomes], [o.diverged for o in outcomes], [o.stop_reason for o in outcomes])
-        if n_permutations > 0:
+        if self.n_permutations > 0:
             for term_index, name in enumerate(("calibration", "calibration_xz")[: len(terms)]):
                 check = calibration_check(shuffled[term_index], n_permuted_total, ratio_readout)
                 checks.append(dataclasses.replace(check, name=name, message=(f"critic of X;Z: {check.message}" if term_index else check.message)))
@@ -768,7 +748,6 @@ class MIEstimator(BaseEstimator):
                 "loss_params": dict(resolved["loss_params"]), "readout_params": dict(resolved["readout_params"]),
                 "sampling_stderr": pooled.sampling_stderr, "between_fold_sd": pooled.between_fold_sd,
                 "steps_run": outcomes[0].steps_run,
-                **({"chain_rule_normalisers": [float(v) for v in normalisers]} if conditional else {}),
             },
             ci_method=pooled.ci_method, diagnostics=diagnostics, p_value=p_value,
             folds=fold_table if n_folds > 1 else None,
@@ -883,11 +862,7 @@ class MIEstimator(BaseEstimator):
 
         if z is None:
             return mean_over_folds(self.critics_, self.scalers_, y)
-        # The Donsker-Varadhan normalisers measured on held-out pairs in fit (absent from files
-        # saved before they existed).
-        shift = float(np.mean(getattr(self, "chain_normalisers_", None) or [0.0]))
-        return (mean_over_folds(self.critics_, self.scalers_, np.hstack([y, z]))
-                - mean_over_folds(self.critics_z_, self.scalers_z_, z) - shift)
+        return mean_over_folds(self.critics_, self.scalers_, np.hstack([y, z])) - mean_over_folds(self.critics_z_, self.scalers_z_, z)
 
     def estimate(self, x: Any, y: Any, z: Any = None) -> MIResult:
         """MI (nats) of other paired data under the fitted critic(s), every pair treated as held out.
