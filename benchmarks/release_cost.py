@@ -8,6 +8,7 @@ Every process uses the library's own thread choice (0.1: torch's default, all co
 
     python benchmarks/release_cost.py                  # about 2-3 minutes on 2 idle cores
     python benchmarks/release_cost.py --release 70af2d2 --n 20000 --repeats 2
+    python benchmarks/release_cost.py --profile        # this checkout's default call under cProfile
 
 Run it on an otherwise idle machine: a competing process changes every figure.
 """
@@ -47,12 +48,37 @@ def timed(source: Path, n: int, kwargs: dict) -> dict:
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
+def profile(n: int, top: int = 15) -> None:
+    """This checkout's default call under cProfile: where the time goes, by own time."""
+    import cProfile
+    import pstats
+    import warnings
+
+    sys.path.insert(0, str(ROOT / "src"))
+    import anchormi as ami
+
+    x, y = ami.tasks.gaussian(dim=20, mi=6.0).sample(n, seed=0)
+    profiler = cProfile.Profile()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        profiler.enable()
+        est = ami.MIEstimator(seed=0, progress=False).fit(x, y)
+        profiler.disable()
+    info = est.result_.info
+    print(f"default fit, N = {n}: {info['seconds']:.1f} s under cProfile, {info['steps_run']} steps, {info['n_threads']} thread(s)")
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--release", default="70af2d2", help="git revision of the reference release")
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--profile", action="store_true", help="profile this checkout's default call instead of timing")
     args = parser.parse_args(argv)
+    if args.profile:
+        profile(args.n)
+        return 0
     with tempfile.TemporaryDirectory(prefix="anchormi-release-") as folder:
         worktree = Path(folder) / "release"
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(worktree), args.release],
