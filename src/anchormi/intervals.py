@@ -15,6 +15,11 @@ for treatment and structural parameters", Econometrics Journal 21(1), Thm 3.2 an
 
 stderr^2 = s_w^2 / N + excess / F. With one fold only the first term exists: the interval then
 covers the held-out sampling error of one trained critic, not the critic's own error.
+
+A fold value may also carry a constant estimated on other data, such as a recalibrated critic
+offset (``anchormi.recalibration``). Its variance v_f adds to that fold mean's variance: to the
+sampling term as sum_f (n_f / N)^2 v_f, and to the sampling part subtracted from the between-fold
+spread, so it is counted once.
 """
 
 from __future__ import annotations
@@ -47,11 +52,13 @@ class PooledEstimate:
     ci_method: str
 
 
-def pool_folds(values_per_fold: list[np.ndarray]) -> PooledEstimate:
+def pool_folds(values_per_fold: list[np.ndarray], constant_variances: np.ndarray | None = None) -> PooledEstimate:
     """Pool held-out values of F folds (F >= 1) into one estimate with a cross-fitting stderr.
 
     Shape:
         values_per_fold: F arrays of shape (n_f,), n_f >= 2 each; units nats.
+        constant_variances: (F,) variance (nats^2) of a constant estimated on other data that each
+        fold's values include (0 when absent).
     """
     values_per_fold = [np.asarray(values, dtype=float) for values in values_per_fold]
     if not values_per_fold or any(values.size < 2 for values in values_per_fold):
@@ -61,11 +68,14 @@ def pool_folds(values_per_fold: list[np.ndarray]) -> PooledEstimate:
     fold_means = np.array([values.mean() for values in values_per_fold])
     fold_vars = np.array([values.var(ddof=1) for values in values_per_fold])
     fold_sizes = np.array([values.size for values in values_per_fold])
+    constants = np.zeros(n_folds) if constant_variances is None else np.asarray(constant_variances, dtype=float)
+    if constants.shape != (n_folds,) or not np.all(np.isfinite(constants)) or np.any(constants < 0):
+        raise ValueError(f"constant_variances must hold {n_folds} finite non-negative variances, one per fold.")
     within_var = float(np.sum((fold_sizes - 1) * fold_vars) / (n_total - n_folds))
-    sampling_var = within_var / n_total
+    sampling_var = within_var / n_total + float(np.sum((fold_sizes / n_total) ** 2 * constants))
     excess = 0.0
     if n_folds > 1:
-        excess = max(0.0, float(fold_means.var(ddof=1) - np.mean(fold_vars / fold_sizes)))
+        excess = max(0.0, float(fold_means.var(ddof=1) - np.mean(fold_vars / fold_sizes + constants)))
     # The estimate weights every pair equally, so folds of unequal size weigh by their size.
     estimate = float(all_values.mean())
     stderr = float(np.sqrt(sampling_var + excess / n_folds))
@@ -75,6 +85,6 @@ def pool_folds(values_per_fold: list[np.ndarray]) -> PooledEstimate:
         sampling_stderr=float(np.sqrt(sampling_var)),
         between_fold_sd=float(np.sqrt(excess)),
         fold_means=fold_means,
-        fold_stderrs=np.sqrt(fold_vars / fold_sizes),
+        fold_stderrs=np.sqrt(fold_vars / fold_sizes + constants),
         ci_method=CI_SINGLE if n_folds == 1 else CI_CROSSFIT.format(folds=n_folds),
     )
