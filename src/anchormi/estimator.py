@@ -782,7 +782,8 @@ class MIEstimator(BaseEstimator):
                 "sampling_stderr": pooled.sampling_stderr, "between_fold_sd": pooled.between_fold_sd,
                 "steps_run": outcomes[0].steps_run,
             },
-            ci_method=pooled.ci_method, diagnostics=diagnostics, p_value=p_value,
+            ci_method=pooled.ci_method + ("; it adds the estimation error of both chain-rule critics' recalibrated offsets as if independent (conservative)" if conditional else ""),
+            diagnostics=diagnostics, p_value=p_value,
             folds=fold_table if n_folds > 1 else None,
         )
 
