@@ -68,7 +68,12 @@ def test_offsets_are_refitted_for_conditional_mi_only_and_used_by_pmi():
         warnings.simplefilter("ignore")
         conditional = MIEstimator(seed=0, **SMALL).fit(x, y, z)
         plain = MIEstimator(seed=0, **SMALL).fit(x, y)
-    assert plain.shifts_ == [0.0, 0.0]
+    assert plain.shifts_ == [0.0, 0.0] and "offset_disagreement" not in plain.result_.info
+    # The interval's extra component: the pooled net shift (both folds hold the same number of pairs).
+    info = conditional.result_.info
+    net = np.mean(np.array(conditional.shifts_) - np.array(conditional.shifts_z_))
+    assert info["offset_disagreement"] == pytest.approx(net, abs=1e-12)
+    assert conditional.result_.stderr == pytest.approx(np.hypot(info["stderr_sampling_and_folds"], net))
     assert len(conditional.shifts_) == len(conditional.shifts_z_) == 2
     assert all(value != 0.0 for value in conditional.shifts_ + conditional.shifts_z_)
     # pmi scores l + shift for each fold critic: undoing the shifts changes it by their mean difference.
