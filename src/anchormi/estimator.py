@@ -109,9 +109,9 @@ class _FoldFit:
     outcome: TrainOutcome
     split: _Split
     # Recalibrated additive offset (nats) of the critic's log ratio, which then scores l + shift,
-    # and each validation pair's influence on it (anchormi.recalibration); None when not refitted.
+    # and the offset's sampling variance (nats^2; anchormi.recalibration); both 0 when not refitted.
     shift: float = 0.0
-    shift_influence: np.ndarray | None = None
+    shift_variance: float = 0.0
 
 
 class MIEstimator(BaseEstimator):
@@ -636,12 +636,14 @@ class MIEstimator(BaseEstimator):
                               discrete_side, offset, device)
                 for critic, split, scaler in zip(members, splits, scalers)
             ]
-        shifts = [(0.0, None)] * n_folds
+        shifts = [(0.0, 0.0)] * n_folds
         if recalibrate and discrete_side is None:
-            # One seed for every call: the chain rule's two terms see the same validation pairs
-            # and the same shuffles, so their offsets' influences pair row by row.
+            # Seeded: the same fit draws the same shuffles, and both chain-rule terms the same ones.
             generator = torch.Generator().manual_seed(int(self.seed) + 4099)
-            shifts = [critic_offset(critic, x_val[index], y_val[index], offset, generator) for index, critic in enumerate(members)]
+            shifts = []
+            for index, critic in enumerate(members):
+                shift, influence = critic_offset(critic, x_val[index], y_val[index], offset, generator)
+                shifts.append((shift, float(influence.var(ddof=1) / influence.size)))
         history = outcome.history
         fits = []
         for index, (critic, split) in enumerate(zip(members, splits)):
@@ -730,24 +732,20 @@ class MIEstimator(BaseEstimator):
         # The paired variance of the difference (var of the summed influences) was measured too
         # and is ~20x smaller, too narrow to cover the recalibration's own small bias (0.006 nats
         # at CMI 0 and 0.03 at CMI 1 on development tasks; see docs/method.md).
-        shift_variances = np.array([
-            sum(float(fits[index].shift_influence.var(ddof=1) / fits[index].shift_influence.size)
-                for _, fits, _ in terms if fits[index].shift_influence is not None)
-            for index in range(len(fold_fits))
-        ])
+        shift_variances = np.array([sum(fits[index].shift_variance for _, fits, _ in terms) for index in range(len(fold_fits))])
         pooled = pool_folds(values, shift_variances)
         stderr = pooled.stderr
+        test_sizes = np.array([fold.split.test.size for fold in fold_fits])
         offset_disagreement = None
         if conditional:
             # The trained (anchor) offsets and the recalibrated ones are two consistent criteria;
             # for imperfect critics they disagree by an amount no sampling error shows (+0.03 nats
             # at CMI 1 on development tasks). Their pooled disagreement joins the variance as one
             # more error component, so the interval covers whichever of the two is nearer.
-            sizes = np.array([fold.split.test.size for fold in fold_fits], dtype=float)
             net_shifts = np.array([sum(sign * fits[index].shift for sign, fits, _ in terms) for index in range(len(fold_fits))])
-            offset_disagreement = float(np.sum(sizes * net_shifts) / sizes.sum())
+            offset_disagreement = float(np.sum(test_sizes * net_shifts) / test_sizes.sum())
             stderr = float(np.hypot(pooled.stderr, offset_disagreement))
-        n_test_total = int(sum(fold.split.test.size for fold in fold_fits))
+        n_test_total = int(test_sizes.sum())
         n_used = n_test_total if readout == "plugin" else int(sum(v.size for v in values) * batch_size)
         outcomes = [fold.outcome for _, fits, _ in terms for fold in fits]
 

@@ -41,7 +41,8 @@ def logistic_offset(joint: np.ndarray, shuffled: np.ndarray) -> tuple[float, np.
     Influence: IF_i = −ψ_i / J with ψ_i = mean_b σ(l'_bi + δ) − σ(−(l_i + δ)) pair i's term of the
     estimating equation (mean ψ = 0 at δ*) and J its derivative, so var(δ*) ≈ var(IF) / n (the
     M-estimator's sandwich). Influences of several offsets fitted on the same pairs and shuffles
-    combine row by row, which keeps their correlation (see ``MIEstimator`` for conditional MI).
+    could be combined row by row to keep their correlation; conditional MI deliberately does not
+    (it adds the variances, an upper bound; docs/method.md section 8).
     """
     joint = np.asarray(joint, float).ravel()
     shuffled = np.asarray(shuffled, float).reshape(-1, joint.size) if joint.size else np.empty((0, 0))
