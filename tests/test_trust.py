@@ -11,7 +11,7 @@ from scipy import stats
 import anchormi as ami
 from anchormi.critics import SeparableCritic
 from anchormi.diagnostics import calibration_check, permutation_pvalue, permuted_log_ratios
-from anchormi.intervals import pool_folds
+from anchormi.intervals import critical_value, pool_folds, satterthwaite_df
 
 
 def gaussian_log_ratio(x, y, rho):
@@ -31,10 +31,39 @@ def test_pooled_interval_covers_the_truth_at_its_nominal_rate_with_exact_ratios(
         y = rho * x + math.sqrt(1 - rho**2) * rng.standard_normal((n, dim))
         values = gaussian_log_ratio(x, y, rho)
         pooled = pool_folds(np.array_split(values, 5))
-        covered += abs(pooled.estimate - truth) <= 1.959963984540054 * pooled.stderr
+        covered += abs(pooled.estimate - truth) <= critical_value(pooled.df) * pooled.stderr
     rate = covered / repeats
     # Binomial noise of a 95 % rate over 400 repeats is 1.1 %; 3 sd either side.
     assert 0.95 - 3 * 0.0109 <= rate <= 0.95 + 3 * 0.0109, rate
+
+
+def test_interval_covers_when_each_fold_critic_adds_its_own_error():
+    # Each fold's critic misses by its own random offset (sd 0.1, twice a fold's sampling error):
+    # the spread of 5 fold means then carries the error, known from 4 degrees of freedom only.
+    # The t interval on the Welch-Satterthwaite df covers at the nominal rate; the normal one,
+    # with the same stderr, does not.
+    rng = np.random.default_rng(23)
+    repeats, covered_t, covered_normal = 1_000, 0, 0
+    for _ in range(repeats):
+        pooled = pool_folds([rng.normal(1.0, 1.0, 400) + rng.normal(0.0, 0.1) for _ in range(5)])
+        error = abs(pooled.estimate - 1.0)
+        covered_t += error <= critical_value(pooled.df) * pooled.stderr
+        covered_normal += error <= critical_value(math.inf) * pooled.stderr
+    # 3 binomial sd of a 95 % rate over 1,000 repeats: 2.1 %.
+    band = 3 * math.sqrt(0.95 * 0.05 / repeats)
+    assert abs(covered_t / repeats - 0.95) <= band, covered_t
+    assert covered_normal / repeats < 0.95 - band, covered_normal
+
+
+def test_satterthwaite_df_of_known_parts():
+    # One part: its own df. Two equal parts with 4 and infinite df: (2v)^2 / (v^2 / 4) = 16.
+    assert satterthwaite_df([2.0], [4.0]) == pytest.approx(4.0)
+    assert satterthwaite_df([1.0, 1.0], [4.0, math.inf]) == pytest.approx(16.0)
+    assert satterthwaite_df([0.0, 1.0], [4.0, math.inf]) == math.inf
+    # A small negative correction cannot take the df below that of the parts.
+    assert satterthwaite_df([-0.1, 1.0], [1e9, 4.0]) >= 4.0
+    assert critical_value(math.inf) == pytest.approx(1.959964, abs=1e-6)
+    assert critical_value(4.0) == pytest.approx(2.776445, abs=1e-6)
 
 
 def test_between_fold_spread_widens_the_interval_only_beyond_sampling_noise():
@@ -46,6 +75,11 @@ def test_between_fold_spread_widens_the_interval_only_beyond_sampling_noise():
     # Fold means 0.3 apart cannot come from sampling error of 1/sqrt(500) = 0.045.
     assert pooled_shifted.between_fold_sd > 0.15
     assert pooled_shifted.stderr > 2 * pooled_shifted.sampling_stderr
+    # The shifted folds' error is known from 5 fold means: about 4 degrees of freedom. Without a
+    # spread beyond sampling noise, the interval is the normal one.
+    assert 4.0 <= pooled_shifted.df < 4.5
+    centred = [values - values.mean() + 1.0 for values in same]  # fold means exactly equal
+    assert pool_folds(centred).df == 2_500 - 5
 
 
 def test_calibration_is_zero_for_the_exact_ratio_and_flags_an_offset():

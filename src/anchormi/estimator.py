@@ -9,6 +9,7 @@ in "_"; use before ``fit`` raises ``sklearn.exceptions.NotFittedError``.
 from __future__ import annotations
 
 import copy
+import math
 import dataclasses
 import time
 import warnings
@@ -33,7 +34,7 @@ from .encoding import fit_encoder
 from .diagnostics import (
     calibration_check, data_checks, fold_agreement_check, permutation_pvalue, permuted_log_ratios, training_checks,
 )
-from .intervals import pool_folds
+from .intervals import pool_folds, satterthwaite_df
 from .objectives.bounds import SMILE_TAU
 from .preprocessing import MARGINALS, fit_on_sample, marginal_transform, transform_in_chunks
 from .objectives.contrastive import resolve_k
@@ -734,7 +735,7 @@ class MIEstimator(BaseEstimator):
         # at CMI 0 and 0.03 at CMI 1 on development tasks; see docs/method.md).
         shift_variances = np.array([sum(fits[index].shift_variance for _, fits, _ in terms) for index in range(len(fold_fits))])
         pooled = pool_folds(values, shift_variances)
-        stderr = pooled.stderr
+        stderr, ci_df = pooled.stderr, pooled.df
         test_sizes = np.array([fold.split.test.size for fold in fold_fits])
         offset_disagreement = None
         if conditional:
@@ -745,6 +746,8 @@ class MIEstimator(BaseEstimator):
             net_shifts = np.array([sum(sign * fits[index].shift for sign, fits, _ in terms) for index in range(len(fold_fits))])
             offset_disagreement = float(np.sum(test_sizes * net_shifts) / test_sizes.sum())
             stderr = float(np.hypot(pooled.stderr, offset_disagreement))
+            # The disagreement is a measured shift, not a variance estimate: no uncertainty of its own.
+            ci_df = satterthwaite_df([pooled.stderr**2, offset_disagreement**2], [pooled.df, math.inf])
         n_test_total = int(test_sizes.sum())
         n_used = n_test_total if readout == "plugin" else int(sum(v.size for v in values) * batch_size)
         outcomes = [fold.outcome for _, fits, _ in terms for fold in fits]
@@ -796,7 +799,7 @@ class MIEstimator(BaseEstimator):
                 "; it adds the estimation error of both chain-rule critics' recalibrated offsets (as if independent, "
                 "conservative) and, as one more error component, the shift between their trained and recalibrated "
                 "offsets (info['offset_disagreement'])" if conditional else ""),
-            diagnostics=diagnostics, p_value=p_value,
+            diagnostics=diagnostics, p_value=p_value, ci_df=ci_df,
             folds=fold_table if n_folds > 1 else None,
         )
 

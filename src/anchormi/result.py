@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .intervals import critical_value
+
 NATS_PER_BIT = math.log(2.0)
-_Z95 = 1.959963984540054
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,9 @@ class MIResult:
         folds: per-fold table (fold, n_train, n_test, estimate, stderr, best_step, stop_reason)
             for cross-fitted estimates, else None.
         quantity: "I(X;Y)", or "I(X;Y|Z)" for a conditional estimate.
+        ci_df: degrees of freedom of the interval's Student-t critical value; infinite (the
+            normal 1.96) unless a part of the stderr rests on few values, as the between-fold
+            spread of cross-fitting does (``anchormi.intervals``).
     """
 
     mi: float
@@ -67,6 +71,7 @@ class MIResult:
     p_value: float | None = None
     folds: pd.DataFrame | None = None
     quantity: str = "I(X;Y)"
+    ci_df: float = math.inf
 
     @property
     def bits(self) -> float:
@@ -79,8 +84,10 @@ class MIResult:
 
     @property
     def ci(self) -> tuple[float, float]:
-        """95 % normal interval (lo, hi) in nats; ``ci_method`` says what it covers."""
-        return (self.mi - _Z95 * self.stderr, self.mi + _Z95 * self.stderr)
+        """95 % interval (lo, hi) in nats: mi +/- t * stderr, with Student's t on ``ci_df``
+        degrees of freedom (1.96 when infinite); ``ci_method`` says what it covers."""
+        critical = critical_value(self.ci_df)
+        return (self.mi - critical * self.stderr, self.mi + critical * self.stderr)
 
     @property
     def warnings(self) -> list[str]:
@@ -124,7 +131,7 @@ class MIResult:
         return clean(
             {
                 "mi": self.mi, "bits": self.bits, "stderr": self.stderr, "ci": [lo, hi],
-                "quantity": self.quantity, "ci_method": self.ci_method, "p_value": self.p_value,
+                "quantity": self.quantity, "ci_method": self.ci_method, "ci_df": self.ci_df, "p_value": self.p_value,
                 "n_train": self.n_train, "n_test": self.n_test,
                 "objective": self.objective, "readout": self.readout,
                 "diagnostics": {name: {"status": c.status, "message": c.message, "value": c.value} for name, c in self.diagnostics.items()},
