@@ -16,6 +16,7 @@ seeds 11 and 12) and reports on other tasks, dimensions and seeds (``benchmarks/
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import time
 import warnings
@@ -56,6 +57,8 @@ GRIDS = {
     "acceptance": [(family, 20, mi, 20_000) for family in ("gaussian", "cubic") for mi in (2.0, 6.0, 10.0)],
     # The development set of release 0.2: no test asserts these cells.
     "dev": [(family, 10, mi, 10_000) for family in ("gaussian", "cubic") for mi in (4.0, 8.0)] + [("gaussian", 5, 1.0, 10_000)],
+    # Digits draws for the few-valued-column decision (dim is k; truth k log 10); report seeds are 0-2 and 100.
+    "dev_digits": [("digits", k, k * math.log(10.0), 10_000) for k in (2, 4)],
     "small": [
         ("gaussian", 1, 1.0, 500), ("gaussian", 5, 2.0, 500), ("gaussian", 5, 2.0, 5_000),
         ("gaussian", 100, 4.0, 5_000), ("gaussian", 1, 1.0, 100_000), ("cubic", 5, 2.0, 5_000),
@@ -73,7 +76,7 @@ def run(grid: str, configs: list[str], out: str, seeds: list[int]) -> pd.DataFra
                 key = (config, family, dim, mi, n, seed)
                 if key in finished:
                     continue
-                task = ami.tasks.get(family, dim=dim, mi=mi)
+                task = ami.tasks.digits(k=dim) if family == "digits" else ami.tasks.get(family, dim=dim, mi=mi)
                 x, y = task.sample(n, seed=seed)
                 started = time.perf_counter()
                 with warnings.catch_warnings():

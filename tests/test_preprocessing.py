@@ -33,3 +33,27 @@ def test_nan_or_subsample_take_the_parents_path_and_clone_keeps_the_class():
     params = {"n_quantiles": 100, "subsample": None}
     np.testing.assert_array_equal(SortedQuantileTransformer(**params).fit(x).quantiles_, QuantileTransformer(**params).fit(x).quantiles_)
     assert isinstance(clone(marginal_transform("normal_scores", 300)).steps[0][1], SortedQuantileTransformer)
+
+
+def test_normal_scores_z_score_few_valued_columns_and_map_the_rest_as_the_copula():
+    x = _columns(4_000, seed=5)  # continuous, 5 values, heavy-tailed, constant
+    fitted = marginal_transform("normal_scores", 4_000).fit(x)
+    quantiles = fitted[0]
+    # 5 distinct values (<= 20 and < 5 % of 4,000 rows) and the constant column are few-valued.
+    np.testing.assert_array_equal(quantiles.linear_columns_, [False, True, False, True])
+    new = _columns(300, seed=6)
+    mapped = quantiles.transform(new)
+    copula = SortedQuantileTransformer(n_quantiles=4_000, subsample=None, output_distribution="normal").fit(x)
+    np.testing.assert_array_equal(mapped[:, [0, 2]], copula.transform(new)[:, [0, 2]])
+    # The tied column keeps its spacing: an affine map of the raw values, with the training z-score.
+    expected = (new[:, 1] - x[:, 1].mean()) / x[:, 1].std()
+    np.testing.assert_allclose(mapped[:, 1], expected, rtol=1e-12)
+    np.testing.assert_array_equal(mapped[:, 3], 0.0)
+    np.testing.assert_allclose(quantiles.inverse_transform(mapped)[:, 1], new[:, 1], rtol=1e-12)
+
+
+def test_a_column_counts_as_few_valued_only_below_a_twentieth_of_the_rows():
+    # 20 distinct values in 300 rows are 6.7 % of them: continuous enough for the copula map.
+    column = np.tile(np.arange(20.0), 15)[:, None]
+    assert not marginal_transform("normal_scores", 300).fit(column)[0].linear_columns_[0]
+    assert marginal_transform("normal_scores", 600).fit(np.tile(column, (2, 1)))[0].linear_columns_[0]

@@ -142,10 +142,10 @@ def _transformer_classes() -> dict[str, type]:
     """
     from sklearn.preprocessing import QuantileTransformer
 
-    from .preprocessing import SortedQuantileTransformer
+    from .preprocessing import NormalScores, SortedQuantileTransformer
 
     return {"StandardScaler": StandardScaler, "QuantileTransformer": QuantileTransformer,
-            "SortedQuantileTransformer": SortedQuantileTransformer}
+            "SortedQuantileTransformer": SortedQuantileTransformer, "NormalScores": NormalScores}
 
 
 def _transformer_to_plain(transformer: Any, where: str) -> dict[str, Any]:
