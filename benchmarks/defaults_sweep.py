@@ -50,6 +50,8 @@ CONFIGS = {
     "ns_folds5_12000": {"marginals": "normal_scores", "folds": 5, "max_steps": 12_000},
     "ns_folds5_lr2e-3": {"marginals": "normal_scores", "folds": 5, "lr": 2e-3},
     "ns_folds5_b256": {"marginals": "normal_scores", "folds": 5, "batch_size": 256, "lr": 1e-3},
+    # The separable critic before the linear shortcut and the dimension-dependent embedding.
+    "plain_e32": {"shortcut": False, "embed_dim": 32},
 }
 
 GRIDS = {
@@ -59,6 +61,9 @@ GRIDS = {
     "dev": [(family, 10, mi, 10_000) for family in ("gaussian", "cubic") for mi in (4.0, 8.0)] + [("gaussian", 5, 1.0, 10_000)],
     # Digits draws for the few-valued-column decision (dim is k; truth k log 10); report seeds are 0-2 and 100.
     "dev_digits": [("digits", k, k * math.log(10.0), 10_000) for k in (2, 4)],
+    # Higher dimensions and a coordinate-mixing warp ("latent": 8 shared latent coordinates rotated
+    # into d, then y -> y^3), for the critic's shortcut and embedding size.
+    "dev_highdim": [("gaussian", 50, 4.0, 10_000), ("cubic", 40, 6.0, 10_000), ("latent", 20, 4.0, 10_000)],
     "small": [
         ("gaussian", 1, 1.0, 500), ("gaussian", 5, 2.0, 500), ("gaussian", 5, 2.0, 5_000),
         ("gaussian", 100, 4.0, 5_000), ("gaussian", 1, 1.0, 100_000), ("cubic", 5, 2.0, 5_000),
@@ -76,7 +81,12 @@ def run(grid: str, configs: list[str], out: str, seeds: list[int]) -> pd.DataFra
                 key = (config, family, dim, mi, n, seed)
                 if key in finished:
                     continue
-                task = ami.tasks.digits(k=dim) if family == "digits" else ami.tasks.get(family, dim=dim, mi=mi)
+                if family == "digits":
+                    task = ami.tasks.digits(k=dim)
+                elif family == "latent":
+                    task = ami.tasks.latent_pair(dim_x=dim, dim_y=dim, latent_dim=8, mi=mi, warp="cubic")
+                else:
+                    task = ami.tasks.get(family, dim=dim, mi=mi)
                 x, y = task.sample(n, seed=seed)
                 started = time.perf_counter()
                 with warnings.catch_warnings():

@@ -32,7 +32,7 @@ def permuted_log_ratios(critic: Any, x: torch.Tensor, y: torch.Tensor, offset: f
     Separable critics embed x and y once; others score the permuted pairs in chunks.
     """
     if isinstance(critic, SeparableCritic):
-        embedded_x, embedded_y = critic.encoder_x(x), critic.encoder_y(y)
+        embedded_x, embedded_y = critic.embed_x(x), critic.embed_y(y)
         values = torch.stack([(embedded_x * embedded_y[perm]).sum(-1) for perm in permutations])
     else:
         per_chunk = max(1, _CHUNK_ROWS // max(1, x.shape[0]))

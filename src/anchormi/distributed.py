@@ -137,8 +137,8 @@ class GatheredCritic(Critic):
         with warnings.catch_warnings():
             # torch >= 2.x marks this autograd-aware gather deprecated in favour of a private API.
             warnings.filterwarnings("ignore", message=".*all_gather is deprecated", category=FutureWarning)
-            embedded_x = torch.cat(all_gather(self.inner.encoder_x(x)))
-            embedded_y = torch.cat(all_gather(self.inner.encoder_y(y)))
+            embedded_x = torch.cat(all_gather(self.inner.embed_x(x)))
+            embedded_y = torch.cat(all_gather(self.inner.embed_y(y)))
         return embedded_x @ embedded_y.t()
 
     def pointwise(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

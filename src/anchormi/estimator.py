@@ -129,7 +129,10 @@ class MIEstimator(BaseEstimator):
         generator: the convex generator of ``fdiv`` (kl | chi2 | js | hellinger).
         smile_tau: SMILE's clip (applies to the "smile" readout; 5 by default).
         readout: "plugin", "infonce", "nwj", "dv" or "smile"; None means the objective's default.
-        hidden, embed_dim: critic MLP widths and separable embedding size.
+        hidden, embed_dim: critic MLP widths and separable embedding size (None: the smaller
+            input dimension, between 32 and 128; ``critics.auto_embed_dim``).
+        shortcut: the separable critic's encoders also add a linear map of their input to the
+            embedding (``critics.SeparableCritic``).
         activation: hidden-layer nonlinearity of the MLP critics (softplus, relu, silu, gelu, tanh).
         temperature: the cosine critic's tau.
         batch_size: pairs per step B; in-batch negatives give K = B - 1. None picks 128, or
@@ -189,7 +192,8 @@ class MIEstimator(BaseEstimator):
         "smile_tau": optional(positive_real),
         "readout": optional(one_of(*READOUTS)),
         "hidden": _hidden_sizes,
-        "embed_dim": positive_int,
+        "embed_dim": optional(positive_int),
+        "shortcut": boolean,
         "activation": one_of(*ACTIVATIONS),
         "temperature": positive_real,
         "batch_size": optional(integer_at_least(2)),
@@ -229,7 +233,8 @@ class MIEstimator(BaseEstimator):
         smile_tau: float | None = None,
         readout: str | None = None,
         hidden: Sequence[int] = (128, 128),
-        embed_dim: int = 32,
+        embed_dim: int | None = None,
+        shortcut: bool = True,
         activation: str = "softplus",
         temperature: float = 0.1,
         batch_size: int | None = None,
@@ -267,6 +272,7 @@ class MIEstimator(BaseEstimator):
         self.readout = readout
         self.hidden = hidden
         self.embed_dim = embed_dim
+        self.shortcut = shortcut
         self.activation = activation
         self.temperature = temperature
         self.batch_size = batch_size
@@ -532,7 +538,8 @@ class MIEstimator(BaseEstimator):
             if isinstance(self.critic, nn.Module):
                 critic = copy.deepcopy(self.critic)
             else:
-                critic = make_critic(self.critic, dim_x, dim_y, tuple(self.hidden), self.embed_dim, self.temperature, self.activation)
+                critic = make_critic(self.critic, dim_x, dim_y, tuple(self.hidden), self.embed_dim, self.temperature, self.activation,
+                                     shortcut=self.shortcut)
         return critic.to(device)
 
     def _fit_folds(self, splits: list[_Split], x: np.ndarray, y: np.ndarray, resolved: dict, batch_size: int,

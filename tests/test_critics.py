@@ -1,0 +1,61 @@
+"""The separable critic's linear shortcut and embedding size."""
+
+import numpy as np
+import pytest
+import torch
+
+import anchormi as ami
+from anchormi.critics import SeparableCritic, StackedCritic, auto_embed_dim, make_critic
+from anchormi.diagnostics import permuted_log_ratios
+
+
+@pytest.mark.parametrize("dims, expected", [((5, 5), 32), ((50, 20), 32), ((50, 60), 50), ((256, 256), 128), ((1, 300), 32)])
+def test_embedding_is_the_smaller_dimension_between_32_and_128(dims, expected):
+    assert auto_embed_dim(*dims) == expected
+    assert make_critic("separable", *dims).encoder_x[-1].out_features == expected
+    assert make_critic("cosine", *dims).encoder_x[-1].out_features == 32
+
+
+def test_shortcut_represents_a_bilinear_cross_term_exactly():
+    # With the MLP outputs switched off, c(x, y) = (W_x x)^T (W_y y) = x^T W_x^T W_y y: the full-rank
+    # cross term of a Gaussian log ratio, available without any nonlinear layer.
+    torch.manual_seed(0)
+    critic = SeparableCritic(6, 6, hidden=(8,), embed_dim=6)
+    for encoder in (critic.encoder_x, critic.encoder_y):
+        torch.nn.init.zeros_(encoder[-1].weight)
+        torch.nn.init.zeros_(encoder[-1].bias)
+    x, y = torch.randn(10, 6), torch.randn(10, 6)
+    cross = critic.shortcut_x.weight.T @ critic.shortcut_y.weight
+    torch.testing.assert_close(critic.pairwise(x, y), x @ cross @ y.T)
+    torch.testing.assert_close(critic.pointwise(x, y), torch.diagonal(x @ cross @ y.T))
+
+
+def test_without_shortcut_the_critic_is_the_plain_mlp_product():
+    critic = SeparableCritic(3, 4, hidden=(8,), embed_dim=5, shortcut=False)
+    assert critic.shortcut_x is None and critic.shortcut_y is None
+    x, y = torch.randn(7, 3), torch.randn(7, 4)
+    torch.testing.assert_close(critic.pairwise(x, y), critic.encoder_x(x) @ critic.encoder_y(y).T)
+
+
+def test_stacked_and_permuted_scores_use_the_whole_embedding():
+    torch.manual_seed(1)
+    members = [SeparableCritic(4, 4, hidden=(8,), embed_dim=5) for _ in range(2)]
+    x, y = torch.randn(2, 6, 4), torch.randn(2, 6, 4)
+    stacked = StackedCritic(members).pairwise(x, y)
+    for index, member in enumerate(members):
+        torch.testing.assert_close(stacked[index], member.pairwise(x[index], y[index]))
+    permutations = torch.stack([torch.randperm(6) for _ in range(3)])
+    permuted = permuted_log_ratios(members[0], x[0], y[0], 0.5, permutations)
+    expected = np.stack([(members[0].pointwise(x[0], y[0][perm]) - 0.5).detach().numpy() for perm in permutations])
+    np.testing.assert_allclose(permuted, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_saved_estimator_keeps_the_shortcut_and_the_automatic_embedding(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((400, 40))
+    y = x + rng.standard_normal((400, 40))
+    est = ami.MIEstimator(max_steps=20, hidden=(8,), folds=2, n_permutations=0, progress=False).fit(x, y)
+    assert est.critics_[0].shortcut_x.out_features == 40
+    est.save(tmp_path / "model.pt")
+    loaded = ami.MIEstimator.load(tmp_path / "model.pt")
+    np.testing.assert_allclose(loaded.pmi(x[:50], y[:50]), est.pmi(x[:50], y[:50]), rtol=1e-6)
