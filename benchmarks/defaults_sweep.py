@@ -52,6 +52,7 @@ CONFIGS = {
     "ns_folds5_b256": {"marginals": "normal_scores", "folds": 5, "batch_size": 256, "lr": 1e-3},
     # The separable critic before the linear shortcut and the dimension-dependent embedding.
     "plain_e32": {"shortcut": False, "embed_dim": 32},
+    "shortcut_all": {"shortcut": True},
 }
 
 GRIDS = {

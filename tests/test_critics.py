@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import anchormi as ami
-from anchormi.critics import SeparableCritic, StackedCritic, auto_embed_dim, make_critic
+from anchormi.critics import SeparableCritic, StackedCritic, auto_embed_dim, auto_shortcut, make_critic
 from anchormi.diagnostics import permuted_log_ratios
 
 
@@ -16,11 +16,18 @@ def test_embedding_is_the_smaller_dimension_between_32_and_128(dims, expected):
     assert make_critic("cosine", *dims).encoder_x[-1].out_features == 32
 
 
+@pytest.mark.parametrize("dims, expected", [((5, 5), False), ((32, 100), False), ((33, 33), True), ((256, 64), True)])
+def test_shortcut_is_on_by_default_only_above_32_dimensions(dims, expected):
+    assert auto_shortcut(*dims) is expected
+    assert (make_critic("separable", *dims).shortcut_x is not None) is expected
+    assert make_critic("separable", *dims, shortcut=True).shortcut_x is not None
+
+
 def test_shortcut_represents_a_bilinear_cross_term_exactly():
     # With the MLP outputs switched off, c(x, y) = (W_x x)^T (W_y y) = x^T W_x^T W_y y: the full-rank
     # cross term of a Gaussian log ratio, available without any nonlinear layer.
     torch.manual_seed(0)
-    critic = SeparableCritic(6, 6, hidden=(8,), embed_dim=6)
+    critic = SeparableCritic(6, 6, hidden=(8,), embed_dim=6, shortcut=True)
     for encoder in (critic.encoder_x, critic.encoder_y):
         torch.nn.init.zeros_(encoder[-1].weight)
         torch.nn.init.zeros_(encoder[-1].bias)
@@ -39,7 +46,7 @@ def test_without_shortcut_the_critic_is_the_plain_mlp_product():
 
 def test_stacked_and_permuted_scores_use_the_whole_embedding():
     torch.manual_seed(1)
-    members = [SeparableCritic(4, 4, hidden=(8,), embed_dim=5) for _ in range(2)]
+    members = [SeparableCritic(4, 4, hidden=(8,), embed_dim=5, shortcut=True) for _ in range(2)]
     x, y = torch.randn(2, 6, 4), torch.randn(2, 6, 4)
     stacked = StackedCritic(members).pairwise(x, y)
     for index, member in enumerate(members):
