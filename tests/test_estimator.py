@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats
 import torch
 
 import anchormi as ami
@@ -36,7 +37,9 @@ def test_result_fields_units_and_json(gaussian_data, tmp_path):
     result = ami.estimate(x, y, **SMALL)
     assert result.bits == pytest.approx(result.mi / math.log(2))
     lo, hi = result.ci
-    assert lo < result.mi < hi and hi - lo == pytest.approx(2 * 1.959963984540054 * result.stderr)
+    # One split: a mean of 200 held-out values, so Student's t on 199 degrees of freedom.
+    assert result.ci_df == 199
+    assert lo < result.mi < hi and hi - lo == pytest.approx(2 * scipy.stats.t.ppf(0.975, 199) * result.stderr)
     assert (result.n_train, result.n_test) == (700, 200)
     assert list(result.history.columns) == ["step", "train_loss", "val_loss", "val_estimate", "batch_estimate"]
     assert result.objective == "anchor" and result.readout == "plugin"
