@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import anchormi as ami
-from anchormi.critics import SeparableCritic, StackedCritic, auto_embed_dim, auto_shortcut, make_critic
+from anchormi.critics import SeparableCritic, StackedCritic, auto_embed_dim, make_critic
 from anchormi.diagnostics import permuted_log_ratios
 
 
@@ -16,11 +16,9 @@ def test_embedding_is_the_smaller_dimension_between_32_and_128(dims, expected):
     assert make_critic("cosine", *dims).encoder_x[-1].out_features == 32
 
 
-@pytest.mark.parametrize("dims, expected", [((5, 5), False), ((32, 100), False), ((33, 33), True), ((256, 64), True)])
-def test_shortcut_is_on_by_default_only_above_32_dimensions(dims, expected):
-    assert auto_shortcut(*dims) is expected
-    assert (make_critic("separable", *dims).shortcut_x is not None) is expected
-    assert make_critic("separable", *dims, shortcut=True).shortcut_x is not None
+def test_shortcut_is_off_unless_asked_for():
+    assert make_critic("separable", 50, 50).shortcut_x is None
+    assert make_critic("separable", 50, 50, shortcut=True).shortcut_x.out_features == 50
 
 
 def test_shortcut_represents_a_bilinear_cross_term_exactly():
@@ -61,7 +59,7 @@ def test_saved_estimator_keeps_the_shortcut_and_the_automatic_embedding(tmp_path
     rng = np.random.default_rng(0)
     x = rng.standard_normal((400, 40))
     y = x + rng.standard_normal((400, 40))
-    est = ami.MIEstimator(max_steps=20, hidden=(8,), folds=2, n_permutations=0, progress=False).fit(x, y)
+    est = ami.MIEstimator(max_steps=20, hidden=(8,), folds=2, n_permutations=0, progress=False, shortcut=True).fit(x, y)
     assert est.critics_[0].shortcut_x.out_features == 40
     est.save(tmp_path / "model.pt")
     loaded = ami.MIEstimator.load(tmp_path / "model.pt")

@@ -51,9 +51,6 @@ class Critic(nn.Module):
         return self.pairwise(x, y)
 
 
-BASE_EMBED = 32
-
-
 def auto_embed_dim(dim_x: int, dim_y: int) -> int:
     """Embedding size of the separable critic: the smaller input dimension, between 32 and 128.
 
@@ -61,19 +58,7 @@ def auto_embed_dim(dim_x: int, dim_y: int) -> int:
     has the rank of the cross-covariance, up to min(dim_x, dim_y). On a development Gaussian with
     d = 50 at 4 nats, 32 dimensions held the estimate at 2.2-2.4 nats (benchmarks/README.md).
     """
-    return int(min(max(BASE_EMBED, min(dim_x, dim_y)), 128))
-
-
-def auto_shortcut(dim_x: int, dim_y: int) -> bool:
-    """Whether the separable critic adds its linear shortcut: when both inputs have more than 32
-    dimensions (the embedding then grows with them).
-
-    On development tasks the shortcut took a d = 50 Gaussian at 4 nats from 2.80 to 3.85 and a
-    d = 40 cubic at 6 nats from 4.65 to 6.20, but at d <= 10 it stopped training earlier at high
-    MI: 0.12 nats lower at 8 nats on d = 10, and 0.3-0.8 nats lower at 8-10 nats on d = 5 and 10
-    in a coverage run (benchmarks/README.md).
-    """
-    return min(dim_x, dim_y) > BASE_EMBED
+    return int(min(max(32, min(dim_x, dim_y)), 128))
 
 
 class SeparableCritic(Critic):
@@ -81,18 +66,19 @@ class SeparableCritic(Critic):
 
     With ``shortcut`` each encoder also adds a linear map of its input to the embedding,
     f(x) = mlp(x) + W x, as a residual block does: linear dependence spread over many
-    coordinates is learnt directly instead of through two nonlinear layers. ``embed_dim=None``
-    picks :func:`auto_embed_dim`, ``shortcut=None`` :func:`auto_shortcut`.
+    coordinates is learnt directly instead of through two nonlinear layers. It is off by default:
+    it lifted a d = 50 Gaussian at 4 nats from 2.80 to 3.85 nats, but lowered high-MI Gaussians
+    at d <= 10 and digit images (benchmarks/README.md). ``embed_dim=None`` picks
+    :func:`auto_embed_dim`.
 
     Shape:
         x: (B, dim_x), y: (B, dim_y) -> pairwise (B, B), pointwise (B,).
     """
 
     def __init__(self, dim_x: int, dim_y: int, hidden: Sequence[int] = (128, 128), embed_dim: int | None = 32,
-                 activation: str = "softplus", shortcut: bool | None = False):
+                 activation: str = "softplus", shortcut: bool = False):
         super().__init__()
         embed_dim = auto_embed_dim(dim_x, dim_y) if embed_dim is None else embed_dim
-        shortcut = auto_shortcut(dim_x, dim_y) if shortcut is None else shortcut
         self.encoder_x = mlp(dim_x, hidden, embed_dim, activation)
         self.encoder_y = mlp(dim_y, hidden, embed_dim, activation)
         self.shortcut_x = nn.Linear(dim_x, embed_dim, bias=False) if shortcut else None
@@ -201,13 +187,12 @@ def make_critic(
     embed_dim: int | None = None,
     temperature: float = 0.1,
     activation: str = "softplus",
-    shortcut: bool | None = None,
+    shortcut: bool = False,
 ) -> Critic:
     """Build a critic by name for inputs of dim_x and dim_y features.
 
     ``embed_dim=None`` is :func:`auto_embed_dim` for the separable critic and 32 for the cosine
-    one; ``shortcut`` adds the separable critic's linear input-to-embedding maps (None:
-    :func:`auto_shortcut`).
+    one; ``shortcut`` adds the separable critic's linear input-to-embedding maps.
     """
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation={activation!r} is unknown; choose one of {sorted(ACTIVATIONS)}.")

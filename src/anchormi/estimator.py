@@ -132,8 +132,7 @@ class MIEstimator(BaseEstimator):
         hidden, embed_dim: critic MLP widths and separable embedding size (None: the smaller
             input dimension, between 32 and 128; ``critics.auto_embed_dim``).
         shortcut: the separable critic's encoders also add a linear map of their input to the
-            embedding (``critics.SeparableCritic``); None (default) when both inputs have more
-            than 32 dimensions (``critics.auto_shortcut``).
+            embedding (``critics.SeparableCritic``); off by default.
         activation: hidden-layer nonlinearity of the MLP critics (softplus, relu, silu, gelu, tanh).
         temperature: the cosine critic's tau.
         batch_size: pairs per step B; in-batch negatives give K = B - 1. None picks 128, or
@@ -194,7 +193,7 @@ class MIEstimator(BaseEstimator):
         "readout": optional(one_of(*READOUTS)),
         "hidden": _hidden_sizes,
         "embed_dim": optional(positive_int),
-        "shortcut": optional(boolean),
+        "shortcut": boolean,
         "activation": one_of(*ACTIVATIONS),
         "temperature": positive_real,
         "batch_size": optional(integer_at_least(2)),
@@ -235,7 +234,7 @@ class MIEstimator(BaseEstimator):
         readout: str | None = None,
         hidden: Sequence[int] = (128, 128),
         embed_dim: int | None = None,
-        shortcut: bool | None = None,
+        shortcut: bool = False,
         activation: str = "softplus",
         temperature: float = 0.1,
         batch_size: int | None = None,

@@ -206,7 +206,7 @@ def _critic_from_plain(stored: dict[str, Any], params: dict[str, Any], device: t
     critic = make_critic(
         params["critic"], stored["dim_x"], stored["dim_y"], hidden=tuple(params["hidden"]),
         embed_dim=params["embed_dim"], temperature=params["temperature"], activation=params["activation"],
-        shortcut=params.get("shortcut"),
+        shortcut=params.get("shortcut", False),
     )
     support = stored.get("finite_support")
     if support is not None:  # placeholders of the right shape; load_state_dict fills them
