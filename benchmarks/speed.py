@@ -5,7 +5,10 @@ Prints, for each critic at B in {64, 256}:
   registered anchor objective, exactly what MIEstimator.fit runs);
 - ms per step of a minimal hand-written loop with the same model, loss and optimiser;
 - their ratio (framework overhead; 1.00 means none);
-and the factorised joint critic against a naive concatenation of all B^2 pairs.
+the factorised joint critic against a naive concatenation of all B^2 pairs; and, for the default
+separable critic at B = 128, F = 1 and F = 5 critics trained as one stacked model (cross-fitting's
+folds): ms per step, the F = 5 / F = 1 ratio, the arithmetic rate against the fp32 matmul peak
+measured in the same run, and the share of the step spent in matrix products (torch.profiler).
 
     python benchmarks/speed.py            # 2 cores, about a minute
     python benchmarks/speed.py --steps 50 # quicker, noisier
@@ -21,7 +24,7 @@ import torch
 from torch import nn
 
 from anchormi import objectives
-from anchormi.critics import JointCritic, make_critic, mlp
+from anchormi.critics import JointCritic, StackedCritic, make_critic, mlp
 from anchormi.readouts import heldout_loss
 from anchormi.trainer import TrainConfig, epoch_batches, train_with_validation
 
@@ -106,6 +109,69 @@ def forward_backward_ms(critic: nn.Module, batch: int, steps: int, dim: int = DI
     return (time.perf_counter() - started) / steps * 1e3
 
 
+def matmul_peak_gflops(size: int = 1024, repeats: int = 20) -> float:
+    """fp32 GFLOP/s of one large square matrix product on this process's threads."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    for _ in range(3):
+        a @ b
+    started = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * size**3 * repeats / (time.perf_counter() - started) / 1e9
+
+
+def stacked_step(members: int, batch: int = 128, dim: int = DIM, hidden: int = 128, embed: int = 32):
+    """One training step of ``members`` default separable critics as one StackedCritic (the
+    cross-fitting model), with the anchor loss vmapped over members and AdamW: a callable, and its
+    arithmetic in FLOP (matrix products only, backward counted as twice the forward)."""
+    torch.manual_seed(0)
+    model = StackedCritic([make_critic("separable", dim, dim, (hidden, hidden), embed) for _ in range(members)])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4)
+    anchor = objectives.get("anchor")
+    if members == 1:
+        def loss_fn(scores):
+            return anchor.loss(scores[0], **anchor.defaults).unsqueeze(0)
+    else:
+        loss_fn = torch.vmap(lambda scores: anchor.loss(scores, **anchor.defaults))
+    x, y = torch.randn(members, batch, dim), torch.randn(members, batch, dim)
+
+    def step() -> None:
+        loss = loss_fn(model.pairwise(x, y)).sum()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    per_side = 2 * batch * (dim * hidden + hidden * hidden + hidden * embed)
+    flop = 3 * members * (2 * per_side + 2 * batch * batch * embed)
+    return step, flop
+
+
+def stacked_report(steps: int) -> None:
+    from torch.profiler import ProfilerActivity, profile
+
+    peak = matmul_peak_gflops()
+    print(f"\nstacked folds, default separable critic, B=128 (fp32 matmul peak in this run: {peak:.0f} GFLOP/s):")
+    print(f"{'F':>3s} {'ms/step':>8s} {'x F=1':>6s} {'GFLOP/s':>8s} {'% peak':>7s} {'% in matmul':>12s}")
+    base = None
+    for members in (1, 5):
+        step, flop = stacked_step(members)
+        for _ in range(10):
+            step()
+        started = time.perf_counter()
+        for _ in range(steps):
+            step()
+        ms = (time.perf_counter() - started) / steps * 1e3
+        base = base or ms
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(20):
+                step()
+        events = prof.key_averages()
+        total = sum(e.self_cpu_time_total for e in events)
+        matmul = sum(e.self_cpu_time_total for e in events if e.key in ("aten::mm", "aten::bmm", "aten::addmm", "aten::baddbmm"))
+        rate = flop / (ms / 1e3) / 1e9
+        print(f"{members:3d} {ms:8.2f} {ms / base:6.2f} {rate:8.1f} {100 * rate / peak:6.1f}% {100 * matmul / total:11.1f}%")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200)
@@ -131,6 +197,7 @@ def main() -> None:
             torch.manual_seed(0)
             naive = forward_backward_ms(NaiveJoint(dim), batch, steps, dim)
             print(f"{dim:5d} {batch:4d} {factorised:14.2f} {naive:16.2f} {naive / factorised:9.2f}")
+    stacked_report(args.steps)
 
 
 if __name__ == "__main__":
