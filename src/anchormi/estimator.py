@@ -9,8 +9,8 @@ in "_"; use before ``fit`` raises ``sklearn.exceptions.NotFittedError``.
 from __future__ import annotations
 
 import copy
-import math
 import dataclasses
+import math
 import time
 import warnings
 from dataclasses import dataclass

@@ -87,13 +87,13 @@ class NormalScores(SortedQuantileTransformer):
         self.few_values_fraction = few_values_fraction
 
     def fit(self, X, y=None):
-        super().fit(X, y)
+        super().fit(X, y)  # rejects empty input, so every column has at least one value below
         values = np.asarray(X, dtype=np.float64)
-        ordered = np.sort(values, axis=0)
-        n_distinct = 1 + np.count_nonzero(np.diff(ordered, axis=0), axis=0) if values.shape[0] else np.zeros(values.shape[1])
+        n_distinct = 1 + np.count_nonzero(np.diff(np.sort(values, axis=0), axis=0), axis=0)
         self.linear_columns_ = (n_distinct <= self.few_values) & (n_distinct < self.few_values_fraction * values.shape[0])
-        scale = values[:, self.linear_columns_].std(axis=0) if values.shape[0] else np.ones(0)
-        self.linear_mean_ = values[:, self.linear_columns_].mean(axis=0) if values.shape[0] else np.zeros(0)
+        linear = values[:, self.linear_columns_]
+        scale = linear.std(axis=0)
+        self.linear_mean_ = linear.mean(axis=0)
         self.linear_scale_ = np.where(scale > 0, scale, 1.0)
         return self
 
