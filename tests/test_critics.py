@@ -55,6 +55,36 @@ def test_stacked_and_permuted_scores_use_the_whole_embedding():
     np.testing.assert_allclose(permuted, expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("shortcut", [False, True])
+def test_stacked_separable_members_match_their_own_scores_and_gradients(shortcut):
+    # The batched (baddbmm) path must be the members' own function, value and gradient alike.
+    torch.manual_seed(2)
+    members = [SeparableCritic(3, 5, hidden=(8, 6), embed_dim=4, shortcut=shortcut) for _ in range(3)]
+    stacked = StackedCritic(members)
+    assert stacked._batched
+    x, y = torch.randn(3, 7, 3), torch.randn(3, 7, 5)
+    pairwise, pointwise = stacked.pairwise(x, y), stacked.pointwise(x, y)
+    (pairwise.square().sum() + pointwise.sum()).backward()
+    for index, member in enumerate(members):
+        torch.testing.assert_close(pairwise[index], member.pairwise(x[index], y[index]))
+        torch.testing.assert_close(pointwise[index], member.pointwise(x[index], y[index]))
+        (member.pairwise(x[index], y[index]).square().sum() + member.pointwise(x[index], y[index]).sum()).backward()
+    for position, (name, _) in enumerate(stacked._template[0].named_parameters()):
+        stacked_grad = getattr(stacked, f"p{position}").grad
+        for index, member in enumerate(members):
+            torch.testing.assert_close(stacked_grad[index], dict(member.named_parameters())[name.removeprefix("inner.")].grad)
+
+
+def test_stacked_other_critics_take_the_vmap_path():
+    torch.manual_seed(3)
+    members = [make_critic("joint", 2, 2, hidden=(6,)) for _ in range(2)]
+    stacked = StackedCritic(members)
+    assert not stacked._batched
+    x, y = torch.randn(2, 5, 2), torch.randn(2, 5, 2)
+    for index, member in enumerate(members):
+        torch.testing.assert_close(stacked.pairwise(x, y)[index], member.pairwise(x[index], y[index]))
+
+
 def test_saved_estimator_keeps_the_shortcut_and_the_automatic_embedding(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((400, 40))
