@@ -67,7 +67,7 @@ class SeparableCritic(Critic):
     With ``shortcut`` each encoder also adds a linear map of its input to the embedding,
     f(x) = mlp(x) + W x, as a residual block does: linear dependence spread over many
     coordinates is learnt directly instead of through two nonlinear layers. It is off by default:
-    it lifted a d = 50 Gaussian at 4 nats from 2.65 to 3.80 nats, but lowered high-MI Gaussians
+    it lifted a d = 50 Gaussian at 4 nats from 2.33 to 3.80 nats, but lowered high-MI Gaussians
     at d <= 10 and digit images (benchmarks/README.md). ``embed_dim=None`` picks
     :func:`auto_embed_dim`.
 
