@@ -122,7 +122,7 @@ def matmul_peak_gflops(size: int = 1024, repeats: int = 20) -> float:
 
 def stacked_step(members: int, batch: int = 128, dim: int = DIM, hidden: int = 128, embed: int = 32, batched: bool = True):
     """One training step of ``members`` default separable critics as one StackedCritic (the
-    cross-fitting model), with the anchor loss vmapped over members and AdamW: a callable, and its
+    cross-fitting model), with the anchor loss over members as the estimator builds it, and AdamW: a callable, and its
     arithmetic in FLOP (matrix products only, backward counted as twice the forward).
     ``batched=False`` forces the generic vmap path that critics other than the separable one take."""
     torch.manual_seed(0)
@@ -131,11 +131,7 @@ def stacked_step(members: int, batch: int = 128, dim: int = DIM, hidden: int = 1
         model._batched = batched
     optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4)
     anchor = objectives.get("anchor")
-    if members == 1:
-        def loss_fn(scores):
-            return anchor.loss(scores[0], **anchor.defaults).unsqueeze(0)
-    else:
-        loss_fn = torch.vmap(lambda scores: anchor.loss(scores, **anchor.defaults))
+    loss_fn = objectives.member_losses(anchor, [anchor.defaults] * members)  # as MIEstimator's folds
     x, y = torch.randn(members, batch, dim), torch.randn(members, batch, dim)
 
     def step() -> None:

@@ -216,8 +216,7 @@ class StackedCritic(nn.Module):
     Members that are plain :class:`SeparableCritic` s run their stacked layers directly as
     ``torch.baddbmm``; any other critic goes through ``torch.func.vmap`` of ``functional_call``,
     whose dispatch made a default five-member step about 13 % slower (5.15 against 4.57 ms;
-    benchmarks/speed.py). Both
-    paths keep the same parameters, in the same layout.
+    benchmarks/speed.py). Both paths keep the same parameters, in the same layout.
 
     Shape:
         x: (F, B, dim_x), y: (F, B, dim_y) -> pairwise (F, B, B), pointwise (F, B).

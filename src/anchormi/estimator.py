@@ -601,23 +601,15 @@ class MIEstimator(BaseEstimator):
         states = [objective.make_state() if objective.make_state is not None else None for _ in range(n_folds)]
         member_params = [dict(loss_params, state=state) if state is not None else loss_params for state in states]
 
-        def member_losses(scores: torch.Tensor, params: list[dict]) -> torch.Tensor:
-            """One loss per member, shape (F,): vectorised over the fold axis when the objective
-            keeps no state; stateful objectives (MINE) loop, each member with its own state."""
-            if n_folds > 1 and objective.make_state is None:
-                return torch.vmap(lambda member_scores: objective.loss(member_scores, **loss_params))(scores)
-            return torch.stack([objective.loss(scores[m], **params[m]) for m in range(n_folds)])
-
-        def loss_fn(scores: torch.Tensor) -> torch.Tensor:
-            return member_losses(scores, member_params)
+        loss_fn = objectives.member_losses(objective, member_params)
+        # Held-out losses never advance a stateful objective's running state.
+        heldout_losses = objectives.member_losses(objective, [loss_params] * n_folds)
 
         def evaluate(model: StackedCritic) -> tuple[np.ndarray, np.ndarray]:
             losses, bound_values = [], []
             for x_batch, y_batch in heldout_batches(x_val, y_val, local_batch):
                 scores = model.pairwise(x_batch, y_batch)
-                # Stateless evaluation (a stateful objective's running state is not advanced);
-                # kept on the device and read back once.
-                losses.append(member_losses(scores, [loss_params] * n_folds))
+                losses.append(heldout_losses(scores))  # kept on the device, read back once
                 if readout != "plugin":
                     bound = BOUND_READOUTS[readout]
                     bound_values.append([float(bound(scores[m].cpu().double() - offset, **readout_params)) for m in range(n_folds)])

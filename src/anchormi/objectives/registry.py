@@ -7,7 +7,9 @@ the docs read everything from this table.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
+
+import torch
 
 from .bounds import SMILE_TAU, MovingAverage, dv_loss, mine_loss, nwj_loss
 from .contrastive import anchor_loss, infonce_loss, nce_loss
@@ -135,3 +137,21 @@ for _objective in (
     ),
 ):
     register(_objective)
+
+
+def member_losses(objective: Objective, params: Sequence[dict[str, Any]]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The loss of a stacked model of ``len(params)`` members: scores (F, B, B) -> (F,), member m
+    evaluated with ``params[m]``.
+
+    Several members of an objective without state share one parameter set (``params[0]``) and
+    are evaluated in one vectorised call (``torch.vmap``); otherwise members are looped over, so
+    each stateful member (MINE's moving average) advances only its own state.
+    """
+    n_members = len(params)
+    if n_members > 1 and objective.make_state is None:
+        return torch.vmap(lambda member_scores: objective.loss(member_scores, **params[0]))
+
+    def loop(scores: torch.Tensor) -> torch.Tensor:
+        return torch.stack([objective.loss(scores[m], **params[m]) for m in range(n_members)])
+
+    return loop
