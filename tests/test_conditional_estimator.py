@@ -61,14 +61,19 @@ def test_a_shifted_log_ratio_gets_the_shift_back_and_the_stderr_matches_repeated
     assert 1 - 3 * 0.113 < ratio < 1 + 3 * 0.113, ratio
 
 
-def test_offsets_are_refitted_for_conditional_mi_only_and_used_by_pmi():
+def test_offsets_are_applied_for_conditional_mi_only_and_used_by_pmi():
     task = tasks.collider(dim_x=2, dim_y=2, dim_z=2, cmi=0.5, seed=4)
     x, y, z = task.sample(1_500, seed=4)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         conditional = MIEstimator(seed=0, **SMALL).fit(x, y, z)
         plain = MIEstimator(seed=0, **SMALL).fit(x, y)
-    assert plain.shifts_ == [0.0, 0.0] and "offset_disagreement" not in plain.result_.info
+    # I(X;Y) keeps the trained offset; the refitted one only widens its interval.
+    assert plain.shifts_ == [0.0, 0.0]
+    plain_info = plain.result_.info
+    assert plain_info["offset_disagreement"] != 0.0
+    assert plain.result_.stderr == pytest.approx(np.hypot(plain_info["stderr_sampling_and_folds"], plain_info["offset_disagreement"]))
+    assert plain.result_.mi == pytest.approx(plain.heldout_pmi_["pmi"].mean())
     # The interval's extra component: the pooled net shift (both folds hold the same number of pairs).
     info = conditional.result_.info
     net = np.mean(np.array(conditional.shifts_) - np.array(conditional.shifts_z_))

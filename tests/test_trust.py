@@ -10,8 +10,9 @@ from scipy import stats
 
 import anchormi as ami
 from anchormi.critics import SeparableCritic
-from anchormi.diagnostics import calibration_check, permutation_pvalue, permuted_log_ratios
+from anchormi.diagnostics import calibration_check, offset_check, permutation_pvalue, permuted_log_ratios
 from anchormi.intervals import critical_value, pool_folds, satterthwaite_df
+from anchormi.recalibration import logistic_offset
 
 
 def gaussian_log_ratio(x, y, rho):
@@ -93,6 +94,26 @@ def test_calibration_is_zero_for_the_exact_ratio_and_flags_an_offset():
     assert shifted.status == "warn" and shifted.value == pytest.approx(good.value + 0.5, abs=1e-9)
 
 
+def test_offset_refit_agrees_with_an_exact_ratio_and_flags_a_wrong_offset():
+    rng = np.random.default_rng(6)
+    n, dim, rho = 4000, 2, 0.6
+    x = rng.standard_normal((n, dim))
+    y = rho * x + math.sqrt(1 - rho**2) * rng.standard_normal((n, dim))
+    shuffled = np.stack([gaussian_log_ratio(x, y[rng.permutation(n)], rho) for _ in range(5)])
+    joint = gaussian_log_ratio(x, y, rho)
+    estimate = float(joint.mean())
+    delta, influence = logistic_offset(joint, shuffled)
+    delta_stderr = influence.std(ddof=1) / math.sqrt(n)
+    assert abs(delta) < 3 * delta_stderr
+    sampling = joint.std(ddof=1) / math.sqrt(n)
+    assert offset_check(delta, sampling, estimate).status == "ok"
+    # A critic whose offset is 0.5 nats too high: the refit moves it back, and the check warns.
+    shifted_delta, _ = logistic_offset(joint + 0.5, shuffled + 0.5)
+    assert shifted_delta == pytest.approx(delta - 0.5, abs=1e-5)
+    assert offset_check(shifted_delta, sampling, estimate + 0.5).status == "warn"
+    assert offset_check(None, sampling, estimate).status == "skip"
+
+
 def test_permutation_pvalue_is_uniform_under_independence_for_a_fixed_critic():
     # One small critic (fitted on nothing: fixed random weights are as independent of the test
     # data as a critic fitted on other data), many fresh independent held-out sets.
@@ -144,7 +165,7 @@ def test_diagnostics_name_their_checks_and_str_prints_warnings():
     rng = np.random.default_rng(4)
     x = rng.standard_normal((300, 3))
     result = ami.estimate(x, x + rng.standard_normal((300, 3)), max_steps=40, hidden=(8,), embed_dim=4, n_permutations=20, folds=1)
-    assert {"divergence", "convergence", "calibration", "fold_agreement", "test_pairs", "sample_size"} <= set(result.diagnostics)
+    assert {"divergence", "convergence", "calibration", "fold_agreement", "offset", "test_pairs", "sample_size"} <= set(result.diagnostics)
     # 60 held-out pairs and a budget of 40 steps: both are reported, and str() prints them.
     assert result.diagnostics["test_pairs"].status == "warn"
     assert result.diagnostics["convergence"].status == "warn"

@@ -3,6 +3,9 @@
 - **Calibration.** For the true log ratio, E_{p(x)p(y)}[exp(log r)] = 1, so
   log mean exp(l(x_i, y_pi(i))) over held-out pairs with y shuffled is about 0. Large values mean
   the critic's offset or tails are off. Only a ratio estimator has this identity; bounds do not.
+- **Offset agreement.** The anchor's trained offset and the offset refitted on validation pairs
+  by balanced logistic regression (``anchormi.recalibration``) are both exact for the true log
+  ratio; when they differ by more than their sampling error, the critic is not that ratio.
 - **Independence test.** Under H0: X independent of Y, held-out pairs (x_i, y_i) are
   exchangeable with (x_i, y_pi(i)), and a critic fitted on other data is independent of them.
   So the permutation distribution of the held-out plug-in mean, with the critic fixed, gives an
@@ -98,6 +101,20 @@ def fold_agreement_check(fold_means: np.ndarray, fold_stderrs: np.ndarray, estim
     if p_value < 0.01 and material:
         return Check("fold_agreement", "warn", spread + ": the folds disagree by more than their sampling error; the interval includes that spread.", statistic)
     return Check("fold_agreement", "ok", spread, statistic)
+
+
+def offset_check(disagreement: float | None, stderr: float, estimate: float) -> Check:
+    """Whether the trained and the refitted offsets agree (``disagreement``, nats, pooled over
+    folds; None when no offset was refitted). ``stderr``: the estimate's sampling-and-folds
+    error. Material as for the folds: beyond 2 stderr and beyond 0.02 nats and 2 % of the estimate.
+    """
+    if disagreement is None:
+        return Check("offset", "skip", "no offset refitted (not a plug-in ratio fit in one process).")
+    text = f"trained and refitted offsets differ by {disagreement:+.3f} nats"
+    if abs(disagreement) > 2 * stderr and abs(disagreement) > max(0.02, 0.02 * abs(estimate)):
+        return Check("offset", "warn", text + ": the critic is not an exact log ratio, so the estimate may be off by about "
+                     "that much; the interval includes it.", disagreement)
+    return Check("offset", "ok", text + " (the interval includes it).", disagreement)
 
 
 def training_checks(still_improving: Sequence[bool], diverged: Sequence[bool], stop_reasons: Sequence[str]) -> list[Check]:
