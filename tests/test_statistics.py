@@ -70,11 +70,6 @@ def test_anchor_captures_the_non_gaussian_part_of_student_t_mi(student_t_fit):
     )
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known weakness of the 0.2 defaults (5 folds, normal-scores marginals): 1.008 against the truth "
-    "0.949, +4 stderr, and the interval misses; release 0.1's single split erred low here instead. "
-    "Open in the trust issue; strict, so this test reports when it is fixed."
-))
 def test_anchor_is_not_above_student_t_mi_beyond_its_noise(student_t_fit):
     task, result = student_t_fit
     assert result.mi - task.mi < Z * result.stderr, f"{result.mi:.3f} above the truth {task.mi:.3f}"
