@@ -74,6 +74,9 @@ def test_offsets_are_applied_for_conditional_mi_only_and_used_by_pmi():
     assert plain_info["offset_disagreement"] != 0.0
     assert plain.result_.stderr == pytest.approx(np.hypot(plain_info["stderr_sampling_and_folds"], plain_info["offset_disagreement"]))
     assert plain.result_.mi == pytest.approx(plain.heldout_pmi_["pmi"].mean())
+    # ci_method says so, and keeps only the caveat the offset part cannot see.
+    assert "offset_disagreement" in plain.result_.ci_method and "bias shared by all critics" not in plain.result_.ci_method
+    assert "chain-rule" in conditional.result_.ci_method and "offset_disagreement" in conditional.result_.ci_method
     # The interval's extra component: the pooled net shift (both folds hold the same number of pairs).
     info = conditional.result_.info
     net = np.mean(np.array(conditional.shifts_) - np.array(conditional.shifts_z_))
