@@ -127,7 +127,10 @@ def test_two_processes_agree_with_one_process_on_the_same_global_batch(runs):
     np.testing.assert_array_equal(np.sort(two["pmi"][:, 0]), np.arange(N)[np.isin(np.arange(N), two["pmi"][:, 0])])
     print(f"1 process: {single.mi:.4f} ± {single.stderr:.4f}; 2 processes: {two['mi']:.4f} ± {two['stderr']:.4f}")
     assert two["info"]["stop_reason"].startswith("early stop") and single.info["stop_reason"].startswith("early stop")
-    assert abs(two["mi"] - single.mi) <= 3 * np.hypot(two["stderr"], single.stderr)
+    # The single-process run's stderr also holds its offset disagreement, which a distributed run
+    # does not refit; compare on the sampling error both have.
+    single_sampling = single.info["stderr_sampling_and_folds"]
+    assert abs(two["mi"] - single.mi) <= 3 * np.hypot(two["stderr"], single_sampling)
     assert abs(two["mi"] - 1.0) < 0.3 and two["p_value"] < 0.05
 
 
