@@ -110,7 +110,8 @@ def test_offset_refit_agrees_with_an_exact_ratio_and_flags_a_wrong_offset():
     # A critic whose offset is 0.5 nats too high: the refit moves it back, and the check warns.
     shifted_delta, _ = logistic_offset(joint + 0.5, shuffled + 0.5)
     assert shifted_delta == pytest.approx(delta - 0.5, abs=1e-5)
-    assert offset_check(shifted_delta, sampling, estimate + 0.5).status == "warn"
+    warned = offset_check(shifted_delta, sampling, estimate + 0.5)
+    assert warned.status == "warn" and f"refitted ones read {estimate + 0.5 + shifted_delta:.4f}" in warned.message
     assert offset_check(None, sampling, estimate).status == "skip"
 
 

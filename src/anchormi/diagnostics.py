@@ -103,14 +103,18 @@ def fold_agreement_check(fold_means: np.ndarray, fold_stderrs: np.ndarray, estim
     return Check("fold_agreement", "ok", spread, statistic)
 
 
-def offset_check(disagreement: float | None, stderr: float, estimate: float) -> Check:
-    """Whether the trained and the refitted offsets agree (``disagreement``, nats, pooled over
-    folds; None when no offset was refitted). ``stderr``: the estimate's sampling-and-folds
-    error. Material as for the folds: beyond 2 stderr and beyond 0.02 nats and 2 % of the estimate.
+def offset_check(disagreement: float | None, stderr: float, estimate: float, applied: bool = False) -> Check:
+    """Whether the trained and the refitted offsets agree (``disagreement``: refitted minus
+    trained reading, nats, pooled over folds; None when no offset was refitted). ``stderr``: the
+    estimate's sampling-and-folds error; ``applied``: the estimate uses the refitted offsets
+    (conditional MI), else the trained ones. Material as for the folds: beyond 2 stderr and
+    beyond 0.02 nats and 2 % of the estimate.
     """
     if disagreement is None:
         return Check("offset", "skip", "no offset refitted (not a plug-in ratio fit in one process).")
-    text = f"trained and refitted offsets differ by {disagreement:+.3f} nats"
+    other = (f"the trained ones read {estimate - disagreement:.4f}" if applied
+             else f"the refitted ones read {estimate + disagreement:.4f}")
+    text = f"trained and refitted offsets differ by {disagreement:+.3f} nats ({other})"
     if abs(disagreement) > 2 * stderr and abs(disagreement) > max(0.02, 0.02 * abs(estimate)):
         return Check("offset", "warn", text + ": the critic is not an exact log ratio, so the estimate may be off by about "
                      "that much; the interval includes it.", disagreement)

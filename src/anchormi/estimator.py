@@ -792,7 +792,7 @@ class MIEstimator(BaseEstimator):
                 check = calibration_check(shuffled[term_index], n_permuted_total, ratio_readout)
                 checks.append(dataclasses.replace(check, name=name, message=(f"critic of X;Z: {check.message}" if term_index else check.message)))
         checks.append(fold_agreement_check(pooled.fold_means, pooled.fold_stderrs, pooled.estimate))
-        checks.append(offset_check(offset_disagreement, pooled.stderr, pooled.estimate))
+        checks.append(offset_check(offset_disagreement, pooled.stderr, pooled.estimate, applied=conditional))
         tuple_size = resolve_k(batch_size, resolved["loss_params"].get("nu", 0.0), resolved["loss_params"].get("k")) if readout == "infonce" else batch_size
         checks += data_checks(x.shape[0], n_used, dim_total, pooled.estimate, readout, tuple_size)
         for check in checks:
