@@ -116,6 +116,10 @@ def _kill_survivors(pids: set[int]) -> list[int]:
     return survivors
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_and_signal(out: Path, log: Path, signum: int, to_group: bool = False) -> tuple[int, set[int], list[int]]:
     """Run the bench command until its workers are busy, send ``signum`` (to its whole process
     group, as a terminal's Ctrl-C does, with ``to_group``); return (exit status, the processes it
@@ -123,8 +127,10 @@ def _start_and_signal(out: Path, log: Path, signum: int, to_group: bool = False)
     environment = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
     started: set[int] = set()
     with open(log, "w") as handle:  # a file, not a pipe: orphaned workers would hold a pipe open
+        # SIGINT at its default, as in a terminal: a test run started in the background (`cmd &`)
+        # inherits SIGINT ignored, and a command started so rightly keeps ignoring Ctrl-C.
         process = subprocess.Popen(_bench_command(out), stdout=handle, stderr=subprocess.STDOUT, env=environment,
-                                   start_new_session=True)
+                                   start_new_session=True, preexec_fn=_default_sigint)
     try:
         _wait_for(lambda: len(_finished(out)) == 2, "the two instant cells were stored", process, log)
         _wait_for(lambda: len(_busy_workers(process.pid)) == 2, "both workers were running", process, log)
