@@ -34,7 +34,7 @@ from .encoding import fit_encoder
 from .diagnostics import (
     calibration_check, data_checks, fold_agreement_check, offset_check, permutation_pvalue, permuted_log_ratios, training_checks,
 )
-from .intervals import pool_folds, satterthwaite_df
+from .intervals import describe_interval, pool_folds, satterthwaite_df
 from .objectives.bounds import SMILE_TAU
 from .preprocessing import MARGINALS, fit_on_sample, marginal_transform, transform_in_chunks
 from .objectives.contrastive import resolve_k
@@ -116,21 +116,6 @@ class _FoldFit:
     # The offset refitted on validation pairs whether or not it is applied (None when not
     # refitted): its distance from the trained offset is one error component of the interval.
     refit_shift: float | None = None
-
-
-def _with_offset_parts(ci_method: str, conditional: bool, offset_refitted: bool) -> str:
-    """``ci_method`` of a pooled interval, extended by the parts the offset refit adds."""
-    if conditional:
-        ci_method += ("; it adds the estimation error of both chain-rule critics' recalibrated offsets (as if "
-                      "independent, conservative)")
-    if offset_refitted:
-        # The shared-bias caveat moves to the end, narrowed to what the offset part cannot see.
-        ci_method = ci_method.replace("; it does not include a bias shared by all critics", "").replace(
-            "; it does not include training variability or the critic's bias", "; it does not include training variability")
-        ci_method += ("; as one more error component it adds the shift between the critics' trained offsets and the "
-                      "offsets refitted on validation pairs (info['offset_disagreement']; 0 for an exact log ratio); "
-                      "it does not include a bias that leaves the two offsets in agreement")
-    return ci_method
 
 
 class MIEstimator(BaseEstimator):
@@ -831,7 +816,11 @@ class MIEstimator(BaseEstimator):
                     "ci_df_sampling_and_folds": pooled.df}
                    if offset_disagreement is not None else {}),
             },
-            ci_method=_with_offset_parts(pooled.ci_method, conditional, offset_disagreement is not None),
+            ci_method=describe_interval(
+                n_folds,
+                ("it adds the estimation error of both chain-rule critics' recalibrated offsets (as if independent, "
+                 "conservative)",) if conditional else (),
+                offset_refitted=offset_disagreement is not None),
             diagnostics=diagnostics, p_value=p_value, ci_df=ci_df,
             folds=fold_table if n_folds > 1 else None,
         )

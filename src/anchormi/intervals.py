@@ -39,16 +39,31 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.stats
 
-CI_SINGLE = (
-    "held-out sampling error of one trained critic (sd of the held-out values / sqrt(n)); "
-    "it does not include training variability or the critic's bias"
-)
+CI_SINGLE = "held-out sampling error of one trained critic (sd of the held-out values / sqrt(n))"
 CI_CROSSFIT = (
     "cross-fitted: within-fold sampling error plus the excess between-fold spread of {folds} "
     "independently trained critics (DML cross-fitting variance, Chernozhukov et al. 2018), with "
     "Student's t on the Welch-Satterthwaite degrees of freedom (result.ci_df; about {folds} - 1 when the "
-    "folds disagree); it does not include a bias shared by all critics"
+    "folds disagree)"
 )
+CI_OFFSET = (
+    "as one more error component it adds the shift between the critics' trained offsets and the offsets "
+    "refitted on validation pairs (info['offset_disagreement']; 0 for an exact log ratio)"
+)
+
+
+def describe_interval(n_folds: int, extra_parts: tuple[str, ...] = (), offset_refitted: bool = False) -> str:
+    """``result.ci_method``: what the interval of ``n_folds`` pooled folds covers, then
+    ``extra_parts`` (further error components), and what it does not cover; with
+    ``offset_refitted`` the offset disagreement joins it and that caveat narrows to what the
+    offset part cannot see."""
+    if not offset_refitted:
+        caveat = ("it does not include training variability or the critic's bias" if n_folds == 1
+                  else "it does not include a bias shared by all critics")
+        return "; ".join([CI_SINGLE if n_folds == 1 else CI_CROSSFIT.format(folds=n_folds), *extra_parts, caveat])
+    base = [CI_SINGLE, "it does not include training variability"] if n_folds == 1 else [CI_CROSSFIT.format(folds=n_folds)]
+    parts = [*base, *extra_parts, CI_OFFSET, "it does not include a bias that leaves the two offsets in agreement"]
+    return "; ".join(parts)
 
 
 @dataclass
@@ -108,7 +123,7 @@ def pool_folds(values_per_fold: list[np.ndarray], constant_variances: np.ndarray
         between_fold_sd=float(np.sqrt(excess)),
         fold_means=fold_means,
         fold_stderrs=np.sqrt(fold_vars / fold_sizes + constants),
-        ci_method=CI_SINGLE if n_folds == 1 else CI_CROSSFIT.format(folds=n_folds),
+        ci_method=describe_interval(n_folds),
         df=df,
     )
 
