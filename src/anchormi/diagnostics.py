@@ -85,6 +85,12 @@ def permutation_pvalue(observed_sum: float, shuffled_sums: np.ndarray) -> float:
     return float((1 + exceed) / (1 + shuffled_sums.size))
 
 
+def _material(size: float, estimate: float) -> bool:
+    """A disagreement of ``size`` nats matters: beyond 0.02 nats and 2 % of the estimate (near
+    MI = 0 tiny sampling errors make immaterial differences "significant")."""
+    return abs(size) > max(0.02, 0.02 * abs(estimate))
+
+
 def fold_agreement_check(fold_means: np.ndarray, fold_stderrs: np.ndarray, estimate: float) -> Check:
     """Chi-square test that the fold means agree within their sampling errors.
 
@@ -97,7 +103,7 @@ def fold_agreement_check(fold_means: np.ndarray, fold_stderrs: np.ndarray, estim
     statistic = float(np.sum(((fold_means - estimate) / np.maximum(fold_stderrs, 1e-12)) ** 2))
     p_value = float(stats.chi2.sf(statistic, df=fold_means.size - 1))
     spread = f"fold estimates {', '.join(f'{m:.3f}' for m in fold_means)} (chi2 p = {p_value:.3g})"
-    material = float(np.std(fold_means, ddof=1)) > max(0.02, 0.02 * abs(estimate))
+    material = _material(float(np.std(fold_means, ddof=1)), estimate)
     if p_value < 0.01 and material:
         return Check("fold_agreement", "warn", spread + ": the folds disagree by more than their sampling error; the interval includes that spread.", statistic)
     return Check("fold_agreement", "ok", spread, statistic)
@@ -115,7 +121,7 @@ def offset_check(disagreement: float | None, stderr: float, estimate: float, app
     other = (f"the trained ones read {estimate - disagreement:.4f}" if applied
              else f"the refitted ones read {estimate + disagreement:.4f}")
     text = f"trained and refitted offsets differ by {disagreement:+.3f} nats ({other})"
-    if abs(disagreement) > 2 * stderr and abs(disagreement) > max(0.02, 0.02 * abs(estimate)):
+    if abs(disagreement) > 2 * stderr and _material(disagreement, estimate):
         return Check("offset", "warn", text + ": the critic is not an exact log ratio, so the estimate may be off by about "
                      "that much; the interval includes it.", disagreement)
     return Check("offset", "ok", text + " (the interval includes it).", disagreement)
