@@ -148,10 +148,7 @@ def make_data(cell: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, float, str]
     elif family == "half_cube":
         task = tasks.half_cube(tasks.gaussian(dim=dim, mi=level))
     elif family == "student_t":
-        correction = tasks.student_t_mi_correction(STUDENT_T_DOF, dim, dim)
-        gaussian_part = level - correction
-        # Each of the dim pairs carries -1/2 log(1 - rho^2) of the Gaussian part.
-        rho = math.sqrt(-math.expm1(-2.0 * gaussian_part / dim)) if gaussian_part > 0 else 0.0
+        rho = tasks.paired_rho_for_mi(level, dim, STUDENT_T_DOF)
         task = tasks.student_t(dim_x=dim, dim_y=dim, dof=STUDENT_T_DOF, rho=rho)
     elif family == "digits":
         task = tasks.digits(k=cell["k"])

@@ -99,10 +99,8 @@ def run(grid: str, configs: list[str], out: str, seeds: list[int]) -> pd.DataFra
                 if family == "digits":
                     task = ami.tasks.digits(k=dim)
                 elif family == "student_t":
-                    # Three degrees of freedom; rho gives the Gaussian part of the MI (0: tail dependence only).
-                    gaussian_part = mi - ami.tasks.student_t_mi_correction(3, dim, dim)
-                    rho = math.sqrt(-math.expm1(-2 * gaussian_part / dim)) if gaussian_part > 1e-12 else 0.0
-                    task = ami.tasks.student_t(dim_x=dim, dim_y=dim, dof=3, rho=rho)
+                    # Three degrees of freedom; at the tail part of the MI alone, rho = 0.
+                    task = ami.tasks.student_t(dim_x=dim, dim_y=dim, dof=3, rho=ami.tasks.paired_rho_for_mi(mi, dim, 3))
                 elif family == "latent":
                     task = ami.tasks.latent_pair(dim_x=dim, dim_y=dim, latent_dim=8, mi=mi, warp="cubic")
                 else:

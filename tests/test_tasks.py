@@ -473,3 +473,15 @@ def test_bad_arguments_raise_value_error_naming_the_argument(build, argument):
     with pytest.raises(ValueError, match=rf"^{argument}\b.*pass") as raised:
         build()
     assert argument in str(raised.value)
+
+
+@pytest.mark.parametrize("dof, dim, mi", [(3.0, 5, 4.0), (3.0, 10, 2.0), (5.0, 2, 0.7)])
+def test_paired_rho_for_mi_gives_a_task_with_that_mi(dof, dim, mi):
+    rho = tasks.paired_rho_for_mi(mi, dim, dof)
+    assert 0.0 < rho < 1.0
+    assert tasks.student_t(dim_x=dim, dim_y=dim, dof=dof, rho=rho).mi == pytest.approx(mi, rel=1e-10)
+
+
+def test_paired_rho_for_mi_at_or_below_the_tail_part_is_zero():
+    tail = tasks.student_t_mi_correction(3.0, 10, 10)
+    assert tasks.paired_rho_for_mi(tail, 10, 3.0) == 0.0 and tasks.paired_rho_for_mi(0.5 * tail, 10, 3.0) == 0.0

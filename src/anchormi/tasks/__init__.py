@@ -25,7 +25,7 @@ from .interface import Task
 from .latent_pair import LatentPairTask, latent_pair
 from .registry import available, available_conditional, get, get_conditional
 from .staircase import Staircase, staircase
-from .student_t import StudentTTask, student_t, student_t_mi_correction
+from .student_t import StudentTTask, paired_rho_for_mi, student_t, student_t_mi_correction
 from .transforms import TransformedTask, asinh, half_cube, normal_cdf, transformed
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "cubic",
     "student_t",
     "student_t_mi_correction",
+    "paired_rho_for_mi",
     "digits",
     "latent_pair",
     "half_cube",

@@ -55,6 +55,17 @@ def student_t_mi_correction(dof: float, dim_x: int, dim_y: int) -> float:
     )
 
 
+def paired_rho_for_mi(mi: float, dim: int, dof: float) -> float:
+    """The ``rho`` of :func:`student_t` (dim_x = dim_y = ``dim``) whose total MI is ``mi`` nats.
+
+    The tail part :func:`student_t_mi_correction` is fixed by ``dof`` and ``dim``; each of the
+    ``dim`` pairs carries -1/2 log(1 - rho^2) of the rest. An ``mi`` at or below the tail part
+    gives rho = 0, whose MI is the tail part alone.
+    """
+    gaussian_part = mi - student_t_mi_correction(dof, dim, dim)
+    return math.sqrt(-math.expm1(-2.0 * gaussian_part / dim)) if gaussian_part > 0 else 0.0
+
+
 def gaussian_mi_of_dispersion(dispersion: np.ndarray, dim_x: int) -> float:
     """MI in nats of a Gaussian with covariance ``dispersion`` (shape (dim_x+dim_y, dim_x+dim_y))."""
     log_det_joint = np.linalg.slogdet(dispersion)[1]
