@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,9 +96,20 @@ def test_default_grid_is_the_report_set(coverage_script):
     for family, dim, mi in coverage_script.DEV_CELLS:
         assert not [c for c in cells if (c["family"], c["dim"], c["level"]) == (family, dim, mi)]
     assert {c["seed"] for c in cells} == {100, 101}
-    assert {c["family"] for c in cells} == set(coverage_script.FAMILIES)
+    assert {c["family"] for c in cells} == set(coverage_script.REPORT_FAMILIES)
     assert {c["level"] for c in cells if c["family"] == "digits"} == {k * math.log(10) for k in (1, 2, 3, 4)}
     assert len(coverage_script.build_grid(quick=True, n=2000)) == 6
+
+
+def test_seed_ranges_and_the_null_study_grid(coverage_script):
+    assert coverage_script.parse_seeds("200-202,7") == [200, 201, 202, 7]
+    with pytest.raises(ValueError, match="not an integer or a range"):
+        coverage_script.parse_seeds("200-x")
+    cells = coverage_script.build_grid(seeds=[200, 201], families=coverage_script.NULL_FAMILIES)
+    assert len(cells) == 2 * 3 * 2 and {c["level"] for c in cells} == {0.0}
+    x, y, truth, _ = coverage_script.make_data(next(c for c in cells if c["family"] == "independent_mixed"))
+    # Skewed x, few-valued y, drawn independently.
+    assert truth == 0.0 and (x > 0).all() and len(np.unique(y)) < 20 and x.shape == y.shape
 
 
 def test_param_parsing(coverage_script):

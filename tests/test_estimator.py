@@ -36,13 +36,15 @@ def test_result_fields_units_and_json(gaussian_data, tmp_path):
     x, y = gaussian_data
     result = ami.estimate(x, y, **SMALL)
     assert result.bits == pytest.approx(result.mi / math.log(2))
-    lo, hi = result.ci
+    lo, hi = result.ci_t
     # One split: a mean of 200 held-out values (Student's t on 199 degrees of freedom), plus the
     # offset disagreement, a measured shift with no degrees of freedom of its own (Satterthwaite).
     sampling, shift = result.info["stderr_sampling_and_folds"], result.info["offset_disagreement"]
     assert result.stderr == pytest.approx(math.hypot(sampling, shift))
     assert result.ci_df == pytest.approx((sampling**2 + shift**2) ** 2 / (sampling**4 / 199))
     assert lo < result.mi < hi and hi - lo == pytest.approx(2 * scipy.stats.t.ppf(0.975, result.ci_df) * result.stderr)
+    # A clear dependence (p at its floor) and a t interval above 0: the reported interval is the t interval.
+    assert result.p_value < 0.05 and lo > 0 and result.ci == pytest.approx((lo, hi))
     assert (result.n_train, result.n_test) == (700, 200)
     assert list(result.history.columns) == ["step", "train_loss", "val_loss", "val_estimate", "batch_estimate"]
     assert result.objective == "anchor" and result.readout == "plugin"

@@ -11,7 +11,7 @@ from scipy import stats
 import anchormi as ami
 from anchormi.critics import SeparableCritic
 from anchormi.diagnostics import calibration_check, offset_check, permutation_pvalue, permuted_log_ratios
-from anchormi.intervals import critical_value, pool_folds, satterthwaite_df
+from anchormi.intervals import confidence_interval, critical_value, pool_folds, satterthwaite_df
 from anchormi.recalibration import logistic_offset
 
 
@@ -131,6 +131,46 @@ def test_permutation_pvalue_is_uniform_under_independence_for_a_fixed_critic():
         shuffled = permuted_log_ratios(critic, x, y, 0.0, permutations).sum(axis=1)
         p_values.append(permutation_pvalue(observed, shuffled))
     assert stats.kstest(p_values, "uniform").pvalue > 0.001
+
+
+def test_interval_reaches_zero_by_test_inversion_at_the_tests_rate_under_independence():
+    # Independent pairs scored by a fixed, calibrated but wrong critic c = eps*x.y + d/2 log(1 - eps^2)
+    # (log E e^c = 0 over independent Gaussian pairs): its held-out mean is d/2 log(1 - eps^2) < 0,
+    # about 13 stderrs below the truth 0, so the t interval never holds 0. The permutation test is
+    # exact for a fixed critic, so the test-inverted interval must hold 0 whenever p >= 0.05: at
+    # least 95 % of the time up to binomial noise.
+    rng = np.random.default_rng(5)
+    dim, eps, n, repeats, n_perm = 2, 0.3, 400, 200, 99
+    t_covers, covers = 0, 0
+    for _ in range(repeats):
+        x, y = rng.standard_normal((n, dim)), rng.standard_normal((n, dim))
+        critic = lambda a, b: eps * np.sum(a * b, axis=-1) + 0.5 * dim * math.log(1 - eps**2)  # noqa: E731
+        values = critic(x, y)
+        shuffled = np.array([critic(x, y[rng.permutation(n)]).sum() for _ in range(n_perm)])
+        p_value = permutation_pvalue(float(values.sum()), shuffled)
+        pooled = pool_folds([values])
+        half = critical_value(pooled.df) * pooled.stderr
+        t_covers += pooled.estimate - half <= 0.0 <= pooled.estimate + half
+        lo, hi = confidence_interval(pooled.estimate, pooled.stderr, pooled.df, p_value)
+        assert lo >= 0.0 and hi >= lo and (lo == 0.0) == (p_value >= 0.05 or pooled.estimate - half <= 0.0)
+        covers += lo <= 0.0 <= hi
+    assert t_covers <= 0.05 * repeats, t_covers  # the t interval alone misses the truth here
+    # 3 binomial sds below 95 % over 200 repeats (sd 1.5 %).
+    assert covers / repeats >= 0.95 - 3 * math.sqrt(0.95 * 0.05 / repeats), covers
+
+
+def test_confidence_interval_keeps_the_t_interval_above_zero_and_clips_below():
+    t = critical_value(30.0)
+    assert confidence_interval(1.0, 0.1, 30.0, p_value=0.01) == pytest.approx((1.0 - 0.1 * t, 1.0 + 0.1 * t))
+    assert confidence_interval(1.0, 0.1, 30.0) == pytest.approx((1.0 - 0.1 * t, 1.0 + 0.1 * t))
+    # A dependence the test does not see: 0 is accepted, the upper end is the t interval's.
+    assert confidence_interval(0.3, 0.1, 30.0, p_value=0.2) == pytest.approx((0.0, 0.3 + 0.1 * t))
+    # Lower end below 0 with a rejecting test: clipped, not moved.
+    assert confidence_interval(0.1, 0.1, 30.0, p_value=0.01) == pytest.approx((0.0, 0.1 + 0.1 * t))
+    # Entirely negative: the set within MI >= 0 is {0}.
+    assert confidence_interval(-0.5, 0.1, 30.0, p_value=0.3) == (0.0, 0.0)
+    lo, hi = confidence_interval(float("nan"), 0.1, 30.0)
+    assert math.isnan(lo) and math.isnan(hi)
 
 
 def test_permutation_pvalue_rejects_under_dependence():

@@ -820,7 +820,7 @@ class MIEstimator(BaseEstimator):
                 n_folds,
                 ("it adds the estimation error of both chain-rule critics' recalibrated offsets (as if independent, "
                  "conservative)",) if conditional else (),
-                offset_refitted=offset_disagreement is not None),
+                offset_refitted=offset_disagreement is not None, tested_zero=p_value is not None),
             diagnostics=diagnostics, p_value=p_value, ci_df=ci_df,
             folds=fold_table if n_folds > 1 else None,
         )
@@ -965,7 +965,8 @@ class MIEstimator(BaseEstimator):
             quantity="I(X;Y|Z)" if self.conditional_ else "I(X;Y)",
             info={"device": str(self.device_), "batch_size": self.batch_size_, "seed": int(self.seed),
                   "loss_params": dict(self.loss_params_), "readout_params": dict(self.readout_params_)},
-            ci_method="held-out sampling error of the fitted critic(s) on these pairs; it does not include the critics' bias",
+            ci_method=("held-out sampling error of the fitted critic(s) on these pairs, clipped to MI >= 0 (result.ci_t "
+                       "holds the plain t interval); it does not include the critics' bias"),
         )
 
     def pmi(self, x: Any, y: Any, z: Any = None) -> np.ndarray:

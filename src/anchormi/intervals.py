@@ -26,6 +26,17 @@ N - F (the normal interval, in effect) when it is absent. With five folds a domi
 the interval from 1.96 to 2.78 stderrs, which the classical interval over F fold means would also
 give.
 
+**MI is never negative, and zero has an exact test.** The reported interval is a confidence set
+for MI in [0, inf) built by inverting two tests (Casella & Berger, Statistical Inference, 2nd ed.,
+Sec. 9.2.1): the t interval above for each positive value, and for the value 0 also the permutation
+test of independence (``result.p_value``), which is exact with the critics held fixed. 0 belongs
+to the set when the t interval reaches it or the test does not reject at 1 - level; the interval
+is the set's hull, [max(lo, 0), max(hi, 0)] with the lower end 0 in that case. Adding accepted
+values only raises coverage at each true value, so the t interval's coverage above zero is
+unchanged, and at MI = 0 coverage is at least 1 - (the test's type-I error) = level. Without the
+test, an overfitted critic's held-out plug-in at MI = 0 sits slightly below zero (Jensen: the mean
+log ratio is at most the log mean ratio, 0), and a narrow t interval then excludes the truth.
+
 A fold value may also carry a constant estimated on other data, such as a recalibrated critic
 offset (``anchormi.recalibration``). Its variance v_f adds to that fold mean's variance: to the
 sampling term as sum_f (n_f / N)^2 v_f, and to the sampling part subtracted from the between-fold
@@ -46,23 +57,27 @@ CI_CROSSFIT = (
     "Student's t on the Welch-Satterthwaite degrees of freedom (result.ci_df; about {folds} - 1 when the "
     "folds disagree)"
 )
+CI_CLIPPED = "clipped to MI >= 0 (result.ci_t holds the plain t interval)"
+CI_ZERO_TEST = "it reaches 0 whenever the permutation test of independence does not reject at 5 % (test inversion)"
 CI_OFFSET = (
     "as one more error component it adds the shift between the critics' trained offsets and the offsets "
     "refitted on validation pairs (info['offset_disagreement']; 0 for an exact log ratio)"
 )
 
 
-def describe_interval(n_folds: int, extra_parts: tuple[str, ...] = (), offset_refitted: bool = False) -> str:
+def describe_interval(n_folds: int, extra_parts: tuple[str, ...] = (), offset_refitted: bool = False,
+                      tested_zero: bool = False) -> str:
     """``result.ci_method``: what the interval of ``n_folds`` pooled folds covers, then
     ``extra_parts`` (further error components), and what it does not cover; with
     ``offset_refitted`` the offset disagreement joins it and that caveat narrows to what the
-    offset part cannot see."""
+    offset part cannot see; ``tested_zero`` says that a permutation p-value decides whether 0 is in."""
+    zero = [CI_CLIPPED, CI_ZERO_TEST] if tested_zero else [CI_CLIPPED]
     if not offset_refitted:
         caveat = ("it does not include training variability or the critic's bias" if n_folds == 1
                   else "it does not include a bias shared by all critics")
-        return "; ".join([CI_SINGLE if n_folds == 1 else CI_CROSSFIT.format(folds=n_folds), *extra_parts, caveat])
+        return "; ".join([CI_SINGLE if n_folds == 1 else CI_CROSSFIT.format(folds=n_folds), *extra_parts, *zero, caveat])
     base = [CI_SINGLE, "it does not include training variability"] if n_folds == 1 else [CI_CROSSFIT.format(folds=n_folds)]
-    parts = [*base, *extra_parts, CI_OFFSET, "it does not include a bias that leaves the two offsets in agreement"]
+    parts = [*base, *extra_parts, CI_OFFSET, *zero, "it does not include a bias that leaves the two offsets in agreement"]
     return "; ".join(parts)
 
 
@@ -133,6 +148,20 @@ def critical_value(df: float, level: float = 0.95) -> float:
     the normal quantile (1.96 at 95 %) when ``df`` is infinite."""
     upper = 0.5 + level / 2
     return float(scipy.stats.norm.ppf(upper) if not np.isfinite(df) else scipy.stats.t.ppf(upper, df))
+
+
+def confidence_interval(estimate: float, stderr: float, df: float, p_value: float | None = None,
+                        level: float = 0.95) -> tuple[float, float]:
+    """The ``level`` interval for MI (nats): the t interval ``estimate +/- t * stderr`` restricted
+    to MI >= 0, with the lower end at 0 when the independence test's ``p_value`` is at least
+    1 - ``level`` (test inversion; see the module docstring). A negative upper end becomes 0.
+    NaN inputs give NaN ends."""
+    half = critical_value(df, level) * stderr
+    lo, hi = estimate - half, estimate + half
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return (float(lo), float(hi))
+    zero_accepted = p_value is not None and p_value >= 1.0 - level
+    return (0.0 if zero_accepted else max(float(lo), 0.0), max(float(hi), 0.0))
 
 
 def satterthwaite_df(variances: list[float], dfs: list[float]) -> float:

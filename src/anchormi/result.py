@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .intervals import critical_value
+from .intervals import confidence_interval, critical_value
 
 NATS_PER_BIT = math.log(2.0)
 
@@ -66,7 +66,7 @@ class MIResult:
     readout: str
     history: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["step", "train_loss", "val_loss", "val_estimate", "batch_estimate"]))
     info: dict[str, Any] = field(default_factory=dict)
-    ci_method: str = "normal interval mi +/- 1.96 stderr from the held-out sampling error"
+    ci_method: str = "normal interval mi +/- 1.96 stderr from the sampling error, clipped to MI >= 0 (ci_t holds it unclipped)"
     diagnostics: dict[str, Check] = field(default_factory=dict)
     p_value: float | None = None
     folds: pd.DataFrame | None = None
@@ -84,8 +84,15 @@ class MIResult:
 
     @property
     def ci(self) -> tuple[float, float]:
-        """95 % interval (lo, hi) in nats: mi +/- t * stderr, with Student's t on ``ci_df``
-        degrees of freedom (1.96 when infinite); ``ci_method`` says what it covers."""
+        """95 % interval (lo, hi) in nats: ``ci_t`` restricted to MI >= 0, reaching 0 whenever the
+        independence test (``p_value``) does not reject at 5 % (``anchormi.intervals.confidence_interval``);
+        ``ci_method`` says what it covers."""
+        return confidence_interval(self.mi, self.stderr, self.ci_df, self.p_value)
+
+    @property
+    def ci_t(self) -> tuple[float, float]:
+        """The plain t interval mi +/- t * stderr in nats, Student's t on ``ci_df`` degrees of
+        freedom (1.96 when infinite); it may reach below 0."""
         critical = critical_value(self.ci_df)
         return (self.mi - critical * self.stderr, self.mi + critical * self.stderr)
 
@@ -130,7 +137,7 @@ class MIResult:
         lo, hi = self.ci
         return clean(
             {
-                "mi": self.mi, "bits": self.bits, "stderr": self.stderr, "ci": [lo, hi],
+                "mi": self.mi, "bits": self.bits, "stderr": self.stderr, "ci": [lo, hi], "ci_t": list(self.ci_t),
                 "quantity": self.quantity, "ci_method": self.ci_method, "ci_df": self.ci_df, "p_value": self.p_value,
                 "n_train": self.n_train, "n_test": self.n_test,
                 "objective": self.objective, "readout": self.readout,
