@@ -12,6 +12,7 @@ measured in the same run, and the share of the step spent in matrix products (to
 
     python benchmarks/speed.py            # 2 cores, about a minute
     python benchmarks/speed.py --steps 50 # quicker, noisier
+    python benchmarks/speed.py --compile  # also torch.compile of the F = 5 step against eager
 """
 
 from __future__ import annotations
@@ -120,7 +121,8 @@ def matmul_peak_gflops(size: int = 1024, repeats: int = 20) -> float:
     return 2 * size**3 * repeats / (time.perf_counter() - started) / 1e9
 
 
-def stacked_step(members: int, batch: int = 128, dim: int = DIM, hidden: int = 128, embed: int = 32, batched: bool = True):
+def stacked_step(members: int, batch: int = 128, dim: int = DIM, hidden: int = 128, embed: int = 32, batched: bool = True,
+                 compiled: bool = False):
     """One training step of ``members`` default separable critics as one StackedCritic (the
     cross-fitting model), with the anchor loss over members as the estimator builds it, and AdamW: a callable, and its
     arithmetic in FLOP (matrix products only, backward counted as twice the forward).
@@ -134,11 +136,18 @@ def stacked_step(members: int, batch: int = 128, dim: int = DIM, hidden: int = 1
     loss_fn = objectives.member_losses(anchor, [anchor.defaults] * members)  # as MIEstimator's folds
     x, y = torch.randn(members, batch, dim), torch.randn(members, batch, dim)
 
+    def loss_of(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return loss_fn(model.pairwise(x, y)).sum()
+
+    # torch.compile of the loss (forward and backward) and of the optimiser's update.
+    forward = torch.compile(loss_of) if compiled else loss_of
+    update = torch.compile(optimizer.step) if compiled else optimizer.step
+
     def step() -> None:
-        loss = loss_fn(model.pairwise(x, y)).sum()
+        loss = forward(x, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
+        update()
 
     per_side = 2 * batch * (dim * hidden + hidden * hidden + hidden * embed)
     flop = 3 * members * (2 * per_side + 2 * batch * batch * embed)
@@ -175,6 +184,8 @@ def stacked_report(steps: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--compile", action="store_true",
+                        help="also time torch.compile on the stacked step (needs a C++ compiler; about a minute)")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, dim={DIM}, hidden=(128, 128), softplus")
     print(f"{'critic':10s} {'B':>4s} {'library ms/step':>16s} {'hand-written':>13s} {'ratio':>6s}")
@@ -198,6 +209,30 @@ def main() -> None:
             naive = forward_backward_ms(NaiveJoint(dim), batch, steps, dim)
             print(f"{dim:5d} {batch:4d} {factorised:14.2f} {naive:16.2f} {naive / factorised:9.2f}")
     stacked_report(args.steps)
+    if args.compile:
+        compile_report(args.steps)
+
+
+def compile_report(steps: int) -> None:
+    """torch.compile on the five-member stacked step: compile seconds (the first step), then ms per
+    step against eager in the same run. A second run reuses inductor's on-disk cache, so its first
+    step is shorter: run twice to see both."""
+    import logging
+
+    torch._logging.set_logs(dynamo=logging.ERROR, inductor=logging.ERROR)
+    print("\ntorch.compile, five stacked default critics, B=128:")
+    for compiled in (False, True):
+        step, _ = stacked_step(5, compiled=compiled)
+        started = time.perf_counter()
+        step()
+        first = time.perf_counter() - started
+        for _ in range(10):
+            step()
+        started = time.perf_counter()
+        for _ in range(steps):
+            step()
+        ms = (time.perf_counter() - started) / steps * 1e3
+        print(f"{'compiled' if compiled else 'eager':>9s}: first step {first:6.1f} s, {ms:6.2f} ms/step")
 
 
 if __name__ == "__main__":
