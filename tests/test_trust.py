@@ -211,3 +211,11 @@ def test_diagnostics_name_their_checks_and_str_prints_warnings():
     assert result.diagnostics["test_pairs"].status == "warn"
     assert result.diagnostics["convergence"].status == "warn"
     assert "warning: test_pairs" in str(result) and "warning: convergence" in str(result)
+
+
+def test_str_explains_an_estimate_below_its_interval():
+    below = ami.MIResult(mi=-0.01, stderr=0.004, n_train=10, n_test=1000, objective="anchor", readout="plugin", p_value=0.4)
+    assert below.ci == (0.0, 0.0) and below.ci_t[1] < 0
+    assert "below 0, which no MI can be" in str(below) and "95% CI [0.0000, 0.0000]" in str(below)
+    above = ami.MIResult(mi=0.5, stderr=0.01, n_train=10, n_test=1000, objective="anchor", readout="plugin", p_value=0.01)
+    assert above.ci == pytest.approx(above.ci_t) and "below 0" not in str(above)

@@ -109,6 +109,9 @@ class MIResult:
         ]
         if self.p_value is not None:
             lines.append(f"independence test: p = {self.p_value:.4g}")
+        if self.mi < lo:
+            lines.append("the estimate is below 0, which no MI can be (held-out noise); the interval is the "
+                         "confidence set within MI >= 0 (ci_t: the plain t interval)")
         lines += [f"warning: {message}" for message in self.warnings]
         return "\n".join(lines)
 
