@@ -59,6 +59,8 @@ CONFIGS = {
     "nce": {"method": "nce"},
     "nu1": {"nu": 1.0},
     "steps26000": {"max_steps": 26_000},
+    "folds1": {"folds": 1},
+    "joint_folds1": {"critic": "joint", "folds": 1},
 }
 
 GRIDS = {
@@ -86,6 +88,7 @@ GRIDS = {
     # Probes outside both sets, after 0.2's report (not used to choose anything): heavy tails at
     # N = 20,000, Student-t dof 3 at d = 20 and dof 2 at d = 10 ("student_t2").
     "probe_heavy": [("student_t", 20, 4.0, 20_000), ("student_t2", 10, 2.0, 20_000)],
+    "probe_heavy_n": [("student_t", 20, 4.0, 80_000)],
     "small": [
         ("gaussian", 1, 1.0, 500), ("gaussian", 5, 2.0, 500), ("gaussian", 5, 2.0, 5_000),
         ("gaussian", 100, 4.0, 5_000), ("gaussian", 1, 1.0, 100_000), ("cubic", 5, 2.0, 5_000),

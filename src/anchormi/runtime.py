@@ -63,11 +63,12 @@ def available_cores() -> int:
 
 
 # Thread policy, from benchmarks/threads.py on 2 cores (benchmarks/README.md, "Thread policy"):
-# with another CPU-bound process on the machine, using every core made a step 2.5-32x slower
-# than one thread on an idle machine, while one thread stayed within 1.4-2.2x. On an idle
-# machine a second thread saved only 10 % for the default critic and 40-45 % for critics 40x
-# larger. So small steps always get one thread; large steps get the cores that the load average
-# says are free when the fit starts (a competitor that starts later is not seen).
+# with another CPU-bound process on the machine, using every core made a step 2.4-105x slower
+# than one thread on an idle machine (61x for the five stacked folds of a default fit), while one
+# thread stayed within 1.3-2.4x. On an idle machine a second thread saved 4-10 % for the default
+# critic, 30 % for five stacked folds and 40-46 % for critics 40x larger. So small steps always
+# get one thread; large steps get the cores that the load average says are free when the fit
+# starts (a competitor that starts later is not seen).
 FLOPS_FOR_MORE_THREADS = 2.0e8
 
 
