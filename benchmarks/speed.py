@@ -154,6 +154,16 @@ def stacked_step(members: int, batch: int = 128, dim: int = DIM, hidden: int = 1
     return step, flop
 
 
+def ms_per_call(step, steps: int, warmup: int = 10) -> float:
+    """Milliseconds per call of ``step`` over ``steps`` calls, after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        step()
+    started = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - started) / steps * 1e3
+
+
 def stacked_report(steps: int) -> None:
     from torch.profiler import ProfilerActivity, profile
 
@@ -163,12 +173,7 @@ def stacked_report(steps: int) -> None:
     base = None
     for members, batched in ((1, True), (5, True), (5, False)):
         step, flop = stacked_step(members, batched=batched)
-        for _ in range(10):
-            step()
-        started = time.perf_counter()
-        for _ in range(steps):
-            step()
-        ms = (time.perf_counter() - started) / steps * 1e3
+        ms = ms_per_call(step, steps)
         base = base or ms
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             for _ in range(20):
@@ -226,12 +231,7 @@ def compile_report(steps: int) -> None:
         started = time.perf_counter()
         step()
         first = time.perf_counter() - started
-        for _ in range(10):
-            step()
-        started = time.perf_counter()
-        for _ in range(steps):
-            step()
-        ms = (time.perf_counter() - started) / steps * 1e3
+        ms = ms_per_call(step, steps)
         print(f"{'compiled' if compiled else 'eager':>9s}: first step {first:6.1f} s, {ms:6.2f} ms/step")
 
 

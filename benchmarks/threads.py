@@ -30,7 +30,7 @@ from anchormi.critics import make_critic
 from anchormi.estimator import _flops_per_step
 from anchormi.runtime import auto_threads, available_cores, thread_limit
 from anchormi.trainer import TrainConfig, epoch_batches, train_streaming
-from speed import stacked_step  # this folder is on sys.path when the script runs
+from speed import ms_per_call, stacked_step  # this folder is on sys.path when the script runs
 
 CASES = [  # name, critic, batch, hidden, dim
     ("default separable B=128", "separable", 128, (128, 128), 20),
@@ -52,12 +52,7 @@ def ms_per_step(critic_name: str, batch: int, hidden: tuple[int, ...], dim: int,
     if critic_name == "stacked5":  # cross-fitting's five folds as one model (benchmarks/speed.py)
         with thread_limit(threads):
             step, _ = stacked_step(5, batch=batch, dim=dim, hidden=hidden[0])
-            for _ in range(3):
-                step()
-            started = time.perf_counter()
-            for _ in range(steps):
-                step()
-            return (time.perf_counter() - started) / steps * 1e3
+            return ms_per_call(step, steps, warmup=3)
     torch.manual_seed(0)
     x, y = torch.randn(8 * batch, dim), torch.randn(8 * batch, dim)
     critic = make_critic(critic_name, dim, dim, hidden, 32)
