@@ -34,7 +34,7 @@ from .encoding import fit_encoder
 from .diagnostics import (
     calibration_check, data_checks, fold_agreement_check, offset_check, permutation_pvalue, permuted_log_ratios, training_checks,
 )
-from .intervals import describe_interval, pool_folds, satterthwaite_df
+from .intervals import CI_CLIPPED, describe_interval, pool_folds, satterthwaite_df
 from .objectives.bounds import SMILE_TAU
 from .preprocessing import MARGINALS, fit_on_sample, marginal_transform, transform_in_chunks
 from .objectives.contrastive import resolve_k
@@ -965,8 +965,7 @@ class MIEstimator(BaseEstimator):
             quantity="I(X;Y|Z)" if self.conditional_ else "I(X;Y)",
             info={"device": str(self.device_), "batch_size": self.batch_size_, "seed": int(self.seed),
                   "loss_params": dict(self.loss_params_), "readout_params": dict(self.readout_params_)},
-            ci_method=("held-out sampling error of the fitted critic(s) on these pairs, clipped to MI >= 0 (result.ci_t "
-                       "holds the plain t interval); it does not include the critics' bias"),
+            ci_method=f"held-out sampling error of the fitted critic(s) on these pairs; {CI_CLIPPED}; it does not include the critics' bias",
         )
 
     def pmi(self, x: Any, y: Any, z: Any = None) -> np.ndarray:

@@ -150,14 +150,19 @@ def critical_value(df: float, level: float = 0.95) -> float:
     return float(scipy.stats.norm.ppf(upper) if not np.isfinite(df) else scipy.stats.t.ppf(upper, df))
 
 
+def t_interval(estimate: float, stderr: float, df: float, level: float = 0.95) -> tuple[float, float]:
+    """``estimate +/- t * stderr``, Student's t on ``df`` degrees of freedom (the normal quantile
+    when infinite); it may reach below 0."""
+    half = critical_value(df, level) * stderr
+    return (estimate - half, estimate + half)
+
+
 def confidence_interval(estimate: float, stderr: float, df: float, p_value: float | None = None,
                         level: float = 0.95) -> tuple[float, float]:
-    """The ``level`` interval for MI (nats): the t interval ``estimate +/- t * stderr`` restricted
-    to MI >= 0, with the lower end at 0 when the independence test's ``p_value`` is at least
-    1 - ``level`` (test inversion; see the module docstring). A negative upper end becomes 0.
-    NaN inputs give NaN ends."""
-    half = critical_value(df, level) * stderr
-    lo, hi = estimate - half, estimate + half
+    """The ``level`` interval for MI (nats): :func:`t_interval` restricted to MI >= 0, with the
+    lower end at 0 when the independence test's ``p_value`` is at least 1 - ``level`` (test
+    inversion; see the module docstring). A negative upper end becomes 0. NaN inputs give NaN ends."""
+    lo, hi = t_interval(estimate, stderr, df, level)
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return (float(lo), float(hi))
     zero_accepted = p_value is not None and p_value >= 1.0 - level

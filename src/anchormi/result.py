@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .intervals import confidence_interval, critical_value
+from .intervals import CI_CLIPPED, confidence_interval, t_interval
 
 NATS_PER_BIT = math.log(2.0)
 
@@ -66,7 +66,7 @@ class MIResult:
     readout: str
     history: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["step", "train_loss", "val_loss", "val_estimate", "batch_estimate"]))
     info: dict[str, Any] = field(default_factory=dict)
-    ci_method: str = "normal interval mi +/- 1.96 stderr from the sampling error, clipped to MI >= 0 (ci_t holds it unclipped)"
+    ci_method: str = f"normal interval mi +/- 1.96 stderr from the sampling error, {CI_CLIPPED}"
     diagnostics: dict[str, Check] = field(default_factory=dict)
     p_value: float | None = None
     folds: pd.DataFrame | None = None
@@ -93,8 +93,7 @@ class MIResult:
     def ci_t(self) -> tuple[float, float]:
         """The plain t interval mi +/- t * stderr in nats, Student's t on ``ci_df`` degrees of
         freedom (1.96 when infinite); it may reach below 0."""
-        critical = critical_value(self.ci_df)
-        return (self.mi - critical * self.stderr, self.mi + critical * self.stderr)
+        return t_interval(self.mi, self.stderr, self.ci_df)
 
     @property
     def warnings(self) -> list[str]:
