@@ -16,7 +16,9 @@ within 0.05 nats when the truth is 0, and the 95 % interval covers the truth.
 
 Rows are cached one JSON file per (task, seed, N) under ``--out`` (default
 benchmarks/results/conditional/), so a killed run resumes; ``table.md`` and ``rows.csv`` are
-rewritten at the end. Workers run with one torch thread each.
+rewritten at the end. Workers run with one torch thread each. Each row records the code that ran
+it (``code``); ``table.md`` says when rows come from different code, so use a fresh ``--out``
+after a change.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ def _init_worker() -> None:
 def run_row(builder: str, kwargs: dict[str, Any], warp: str, seed: int, n: int, dim: int, out: str) -> dict[str, Any]:
     """One (task, seed): anchormi's default CMI and Frenzel-Pompe KSG on the same draw; cached as JSON."""
     import anchormi as ami
+    from anchormi.bench.report import code_version
     from anchormi.files import atomic_write_text
 
     task = getattr(ami.tasks, builder)(dim_x=dim, dim_y=dim, dim_z=dim, seed=seed, warp=warp, **kwargs)
@@ -76,6 +79,7 @@ def run_row(builder: str, kwargs: dict[str, Any], warp: str, seed: int, n: int, 
         "covered": bool(lo <= truth <= hi), "within": bool(abs(result.mi - truth) <= tolerance),
         "ksg": float(knn.mi), "seconds": seconds, "ksg_seconds": knn_seconds,
         "warnings": [name for name, check in result.diagnostics.items() if check.status == "warn"],
+        "code": code_version(),
     }
     atomic_write_text(path, json.dumps(row, indent=1) + "\n")
     return row
@@ -114,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = list(pool.map(run_row, *zip(*jobs)))
     frame = pd.DataFrame(rows)
     frame.to_csv(out / "rows.csv", index=False)
+    from anchormi.bench.report import describe_code_versions
     from anchormi.files import atomic_write_text, markdown_table
 
     summary = table(frame)
@@ -122,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
             + markdown_table(summary) + "\n\n"
             + f"All tasks: {int(frame.covered.sum())}/{len(frame)} intervals cover the truth, "
             + f"{int(frame.within.sum())}/{len(frame)} within 10 % (0.05 nats at truth 0); "
-            + f"mean |error| anchormi {np.mean(np.abs(frame.estimate - frame.truth)):.3f}, KSG {np.mean(np.abs(frame.ksg - frame.truth)):.3f} nats.\n")
+            + f"mean |error| anchormi {np.mean(np.abs(frame.estimate - frame.truth)):.3f}, KSG {np.mean(np.abs(frame.ksg - frame.truth)):.3f} nats.\n"
+            + describe_code_versions(frame["code"] if "code" in frame else [None] * len(frame)) + "\n")
     atomic_write_text(out / "table.md", text)
     print(text)
     return 0

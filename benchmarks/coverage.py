@@ -43,7 +43,8 @@ a rerun skips them, so a killed run resumes), ``cells.csv``, ``summary.md`` (sta
 command line), ``summary.csv``, ``overall.json``, ``estimate_vs_truth.png`` and
 ``coverage_by_level.png``. Ctrl-C or SIGTERM stops the worker processes and keeps finished cells.
 Use a new ``--label`` for every new set of ``--param`` values (a label remembers its params and
-refuses others).
+refuses others), and after a code change: each cell records the code that ran it (``code``, the
+version plus git commit), and ``summary.md`` says when a folder's cells come from different code.
 """
 
 from __future__ import annotations
@@ -197,6 +198,7 @@ def run_cell(cell: dict[str, Any], params: dict[str, Any], cells_dir: str) -> di
     """
     try:
         import anchormi
+        from anchormi.bench.report import code_version
         from anchormi.files import atomic_write_text
 
         x, y, truth, task_name = make_data(cell)
@@ -226,7 +228,11 @@ def run_cell(cell: dict[str, Any], params: dict[str, Any], cells_dir: str) -> di
             "ci_method": result.ci_method, "objective": result.objective, "readout": result.readout,
             "n_train": int(result.n_train), "n_test": int(result.n_test),
             "best_step": result.info.get("best_step"), "method": method,
+            # Signed: the refitted-offset reading is estimate + offset_disagreement.
+            "offset_disagreement": _finite(result.info.get("offset_disagreement")),
+            "check_values": {name: _finite(check.value) for name, check in result.diagnostics.items()},
             "params": {name: repr(value) for name, value in sorted(params.items())},
+            "code": code_version(),
         }
         atomic_write_text(Path(cells_dir) / f"{cell['key']}.json", json.dumps(record, indent=1) + "\n")
         return record
@@ -477,6 +483,7 @@ def run_cells(todo: list[dict[str, Any]], params: dict[str, Any], cells_dir: Pat
 
 def write_report(records: list[dict[str, Any]], folder: Path, command: str, params: dict[str, Any],
                  n_total: int) -> str:
+    from anchormi.bench.report import describe_code_versions
     from anchormi.files import atomic_write_table, atomic_write_text, markdown_table
 
     table, overall = summarize(records)
@@ -484,6 +491,7 @@ def write_report(records: list[dict[str, Any]], folder: Path, command: str, para
         f"# Coverage benchmark: {folder.name}", "",
         "```", command, "```", "",
         f"`anchormi.estimate` params: {params or '(defaults)'}; {len(records)} of {n_total} cells finished.", "",
+        describe_code_versions(record.get("code") for record in records), "",
         "## Per family and MI level", "",
         markdown_table(table), "",
         "bias = mean(estimate - truth); mean_rel_error = mean |estimate - truth| / truth; coverage = fraction of "
@@ -503,6 +511,9 @@ def write_report(records: list[dict[str, Any]], folder: Path, command: str, para
         for column in ("warnings", "python_warnings"):
             if column in cells:
                 cells[column] = cells[column].map(lambda v: ";".join(v) if isinstance(v, list) else v)
+        if "check_values" in cells:  # one column per diagnostic value, e.g. check_calibration
+            values = pd.DataFrame([v if isinstance(v, dict) else {} for v in cells.pop("check_values")], index=cells.index)
+            cells = cells.join(values.add_prefix("check_"))
         atomic_write_table(folder / "cells.csv", cells)
     text = "\n".join(lines)
     atomic_write_text(folder / "summary.md", text)

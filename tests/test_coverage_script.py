@@ -137,10 +137,18 @@ def test_quick_run_writes_cells_and_a_rerun_skips_them(tmp_path):
                   "width", "p_value", "seconds", "warnings", "ci_method"):
         assert field in cell
     assert cell["n"] == 400 and cell["params"] == {"hidden": "(8,)", "max_steps": "30"}
+    import anchormi
+    from anchormi.bench.report import code_version
+
+    # Each cell says which code produced it, and keeps what the reading rules need.
+    assert cell["code"] == code_version() and cell["code"].startswith(anchormi.__version__)
+    assert "offset_disagreement" in cell and "calibration" in cell["check_values"]
     for name in ("summary.md", "summary.csv", "estimate_vs_truth.png", "coverage_by_level.png"):
         assert (folder / name).exists()
     summary = (folder / "summary.md").read_text()
     assert "benchmarks/coverage.py --quick --n 400" in summary.split("## ")[0]
+    assert f"Code: {code_version()} (6 cells)." in summary  # cells record the code that ran them
+    assert "check_calibration" in (folder / "cells.csv").read_text().splitlines()[0]
     modified = {path.name: path.stat().st_mtime_ns for path in cells}
 
     second = run_quick(tmp_path)
