@@ -57,3 +57,20 @@ def test_a_column_counts_as_few_valued_only_below_a_twentieth_of_the_rows():
     column = np.tile(np.arange(20.0), 15)[:, None]
     assert not marginal_transform("normal_scores", 300).fit(column)[0].linear_columns_[0]
     assert marginal_transform("normal_scores", 600).fit(np.tile(column, (2, 1)))[0].linear_columns_[0]
+
+
+def test_distinct_counts_come_from_the_fits_own_sort_or_a_fallback_on_the_parents_path():
+    from anchormi.preprocessing import NormalScores
+
+    x = _columns(2_000, seed=7)  # continuous, 5 values, heavy-tailed, constant
+    expected = [len(np.unique(column)) for column in x.T]
+    assert expected[1:4:2] == [5, 1]
+    sorted_path = NormalScores(n_quantiles=500, subsample=None).fit(x)
+    np.testing.assert_array_equal(sorted_path.n_distinct_, expected)
+    # The parent's path (subsample) sets no counts, yet the few-valued columns are the same ones.
+    subsampled = NormalScores(n_quantiles=500, subsample=1_000, random_state=0).fit(x)
+    assert not hasattr(subsampled, "n_distinct_")
+    np.testing.assert_array_equal(subsampled.linear_columns_, sorted_path.linear_columns_)
+    # A refit through the parent's path recounts rather than reading the first fit's counts.
+    refit = sorted_path.set_params(n_quantiles=20, subsample=50, random_state=0).fit(np.tile(x[:100, :1], (1, 4)))
+    assert not hasattr(refit, "n_distinct_") and refit.linear_columns_.tolist() == [False] * 4
