@@ -61,6 +61,7 @@ def run_row(builder: str, kwargs: dict[str, Any], warp: str, seed: int, n: int, 
     path = Path(out) / f"{task.name}-n{n}.json"
     if path.exists():
         return json.loads(path.read_text())
+    code = code_version()  # read as the code is imported (cached per worker), not after the fits
     x, y, z = task.sample(n, seed=seed)
     started = time.perf_counter()
     with warnings.catch_warnings():
@@ -79,7 +80,7 @@ def run_row(builder: str, kwargs: dict[str, Any], warp: str, seed: int, n: int, 
         "covered": bool(lo <= truth <= hi), "within": bool(abs(result.mi - truth) <= tolerance),
         "ksg": float(knn.mi), "seconds": seconds, "ksg_seconds": knn_seconds,
         "warnings": [name for name, check in result.diagnostics.items() if check.status == "warn"],
-        "code": code_version(),
+        "code": code,
     }
     atomic_write_text(path, json.dumps(row, indent=1) + "\n")
     return row

@@ -201,6 +201,7 @@ def run_cell(cell: dict[str, Any], params: dict[str, Any], cells_dir: str) -> di
         from anchormi.bench.report import code_version
         from anchormi.files import atomic_write_text
 
+        code = code_version()  # read as the code is imported (cached per worker), not after a long fit
         x, y, truth, task_name = make_data(cell)
         kwargs = dict(params)
         method = kwargs.pop("method", "anchor")
@@ -232,7 +233,7 @@ def run_cell(cell: dict[str, Any], params: dict[str, Any], cells_dir: str) -> di
             "offset_disagreement": _finite(result.info.get("offset_disagreement")),
             "check_values": {name: _finite(check.value) for name, check in result.diagnostics.items()},
             "params": {name: repr(value) for name, value in sorted(params.items())},
-            "code": code_version(),
+            "code": code,
         }
         atomic_write_text(Path(cells_dir) / f"{cell['key']}.json", json.dumps(record, indent=1) + "\n")
         return record
