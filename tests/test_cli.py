@@ -273,3 +273,28 @@ def test_estimate_with_z_cols_estimates_the_conditional_mi(tmp_path, data):
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert payload["quantity"] == "I(X;Y|Z)"
+
+
+def test_experiment_commands_share_the_one_line_error_policy(tmp_path, monkeypatch):
+    """bench, reproduce pmi and reproduce ssl report bad input (rc 2) and bugs (rc 1) as one line."""
+    line = assert_one_line_error(runner.invoke(app, ["reproduce", "pmi", "--quick", "--runs", "0", "--out", str(tmp_path / "p")]))
+    assert "runs=0 is invalid" in line and not (tmp_path / "p").exists()
+    # An output folder that cannot be created is bad input, not a crash.
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    line = assert_one_line_error(runner.invoke(app, ["reproduce", "pmi", "--quick", "--out", str(blocker / "sub")]))
+    assert str(blocker) in line
+
+    import anchormi.bench.runner
+    import anchormi.ssl.reproduce_ssl
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(anchormi.bench.runner, "run_sweep", broken)
+    monkeypatch.setattr(anchormi.ssl.reproduce_ssl, "reproduce_ssl", broken)
+    for args in (["bench", "--task", "gaussian:dim=2,mi=1", "--out", str(tmp_path / "b")],
+                 ["reproduce", "images", "--quick", "--out", str(tmp_path / "i")],
+                 ["reproduce", "ssl", "--quick", "--out", str(tmp_path / "s")]):
+        line = assert_one_line_error(runner.invoke(app, args), code=1)
+        assert "RuntimeError: boom second line" in line and "ANCHORMI_TRACEBACK=1" in line, args

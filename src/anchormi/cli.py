@@ -11,12 +11,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import typer
+
+from .cli_errors import one_line_errors
 
 # Only typer and the standard library at module level: `anchormi --help` must not pay for numpy,
 # pandas or torch. Each command imports what it needs.
@@ -37,11 +38,6 @@ TABLE_OUTPUTS = (".parquet", ".pq", ".csv")
 
 class InputError(ValueError):
     """A command-line input that cannot work; shown as one ``error:`` line with exit code 2."""
-
-
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    return text or type(error).__name__
 
 
 def parse_params(items: Optional[List[str]]) -> Dict[str, Any]:
@@ -129,10 +125,6 @@ def _given_options(ctx: typer.Context, values: Dict[str, Any], params: Dict[str,
     return {**given, **params}
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    typer.echo(f"warning: {_one_line(message)}", err=True)
-
-
 @app.command()
 def estimate(
     ctx: typer.Context,
@@ -170,31 +162,9 @@ def estimate(
               "k": k, "n_neighbors": n_neighbors, "readout": readout, "folds": folds, "n_permutations": n_permutations,
               "n_threads": n_threads, "seed": seed, "device": device,
               "discrete_x": discrete_x, "discrete_y": discrete_y, "discrete_z": discrete_z}
-    with _one_line_errors():
+    with one_line_errors():
         _estimate(files, method, (x_cols, y_cols, z_cols), sep, _given_options(ctx, values, parse_params(param)),
                   as_json, plot, save, pmi)
-
-
-@contextlib.contextmanager
-def _one_line_errors():
-    """A command's body: warnings as ``warning:`` lines; bad input (ValueError, TypeError, OSError)
-    as one ``error:`` line and exit code 2; anything else is a bug, one line and exit code 1
-    (the traceback with ANCHORMI_TRACEBACK=1)."""
-    import warnings
-
-    try:
-        with warnings.catch_warnings():
-            warnings.showwarning = _show_warning
-            yield
-    except (ValueError, TypeError, OSError) as error:
-        typer.echo(f"error: {_one_line(error)}", err=True)
-        raise typer.Exit(code=2)
-    except Exception as error:
-        if os.environ.get("ANCHORMI_TRACEBACK"):
-            raise
-        typer.echo(f"error: {type(error).__name__}: {_one_line(error)} (unexpected; rerun with ANCHORMI_TRACEBACK=1 "
-                   "for the traceback and report it)", err=True)
-        raise typer.Exit(code=1)
 
 
 def _check_output(path: Optional[Path], option: str, suffixes: tuple = ()) -> None:
@@ -260,7 +230,7 @@ def pmi_command(
     sep: Optional[str] = typer.Option(None, "--sep", help="CSV delimiter (default: sniffed)."),
 ) -> None:
     """Score new pairs with a saved estimator: the pointwise log ratio log p(x,y)/(p(x)p(y)) per pair."""
-    with _one_line_errors():
+    with one_line_errors():
         _check_output(out, "--out", TABLE_OUTPUTS)
         import pandas as pd
 

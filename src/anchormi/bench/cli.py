@@ -10,6 +10,7 @@ from typing import List, Optional
 
 import typer
 
+from ..cli_errors import one_line_errors
 from .options import RunOptions, SeedsOption, command_line, comma_list, parse_seeds, run_options
 from .specs import parse_spec
 
@@ -33,12 +34,9 @@ def _run(config, run: RunOptions, name: str) -> None:
     try:
         # SIGTERM (kill, a batch scheduler) ends the sweep like Ctrl-C: the workers are stopped,
         # finished cells stay on disk, and a rerun resumes.
-        with interrupt_on_sigterm():
+        with one_line_errors(), interrupt_on_sigterm():
             outcome = run_sweep(config, executor=run.executor(), progress=run.progress, figures=run.figures,
                                 command=command_line(name), echo=typer.echo)
-    except (ValueError, RuntimeError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(code=2)
     except KeyboardInterrupt:
         typer.echo(f"\ninterrupted: finished cells are kept in {config.out}/cells; rerun the same command to resume.", err=True)
         raise typer.Exit(code=130)
@@ -84,7 +82,7 @@ def bench(
     """Sweep tasks x methods x critics x seeds x N; write results, summary, figures and report.md."""
     from .config import SweepConfig, load_config
 
-    try:
+    with one_line_errors():
         base = load_config(config) if config is not None else SweepConfig()
         sweep = base.replace(
             tasks=list(task) if task else None, methods=list(method) if method else None,
@@ -93,17 +91,15 @@ def bench(
             estimator=_estimator_overrides(base.estimator, batch_size, max_steps, lr, param),
             out=str(out) if out is not None else None, format=run.format, title=title,
         )
-    except ValueError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(code=2)
     _run(sweep, run, "anchormi bench")
 
 
 def _reproduce(name, config, out, seeds, methods, critics, run: RunOptions, **changes) -> None:
-    config = config.replace(
-        out=str(out) if out is not None else None, seeds=parse_seeds(seeds), methods=comma_list(methods, str, "--methods"),
-        critics=comma_list(critics, str, "--critics"), format=run.format, **changes,
-    )
+    with one_line_errors():
+        config = config.replace(
+            out=str(out) if out is not None else None, seeds=parse_seeds(seeds), methods=comma_list(methods, str, "--methods"),
+            critics=comma_list(critics, str, "--critics"), format=run.format, **changes,
+        )
     _run(config, run, name)
 
 

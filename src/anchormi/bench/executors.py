@@ -184,7 +184,7 @@ class DaskExecutor:
         try:
             import distributed  # noqa: F401
         except ImportError as error:
-            raise RuntimeError(
+            raise ImportError(
                 "the Dask executor needs dask.distributed; install it with: pip install 'anchormi[dask]'"
             ) from error
         self.address = address

@@ -58,6 +58,14 @@ class PMISettings:
     hidden: tuple[int, ...] = (128, 128)
     critic: str = "separable"
 
+    def __post_init__(self) -> None:
+        # The rest is checked where it is used (the task, the estimator); these two would
+        # otherwise give an empty table or an AUROC of nothing.
+        for name in ("runs", "n_candidates"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}={value!r} is invalid: it must be an integer >= 1.")
+
     @classmethod
     def full(cls, **overrides: Any) -> "PMISettings":
         return replace(cls(), **overrides)

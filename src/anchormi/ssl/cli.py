@@ -17,6 +17,7 @@ from typing import Optional
 
 import typer
 
+from ..cli_errors import one_line_errors
 from ..bench.options import ProgressOption, SeedsOption, command_line, parse_seeds
 
 __all__ = ["register", "load_user_images"]
@@ -74,14 +75,11 @@ def register(reproduce_app: typer.Typer) -> None:
             overrides["seeds"] = tuple(seed_list)
         if objectives is not None:
             overrides["objectives"] = tuple(_split(objectives))
-        settings = SSLSettings.quick(**overrides) if quick else SSLSettings.full(**overrides)
-        try:
+        with one_line_errors():
+            settings = SSLSettings.quick(**overrides) if quick else SSLSettings.full(**overrides)
             images = load_user_images(data) if data is not None else None
             reproduce_ssl(out, settings, data=images, data_name=str(data) if data else "digits", device=device,
                           progress=progress, echo=typer.echo, command=command_line("anchormi reproduce ssl"))
-        except ValueError as error:
-            typer.echo(f"error: {error}", err=True)
-            raise typer.Exit(code=2)
 
     @reproduce_app.command("pmi")
     def pmi_command(
@@ -104,12 +102,9 @@ def register(reproduce_app: typer.Typer) -> None:
         overrides = {k: v for k, v in overrides.items() if v is not None}
         if objectives is not None:
             overrides["objectives"] = tuple(_split(objectives))
-        settings = PMISettings.quick(**overrides) if quick else PMISettings.full(**overrides)
-        try:
+        with one_line_errors():
+            settings = PMISettings.quick(**overrides) if quick else PMISettings.full(**overrides)
             reproduce_pmi(out, settings, device=device, echo=typer.echo, command=command_line("anchormi reproduce pmi"))
-        except ValueError as error:
-            typer.echo(f"error: {error}", err=True)
-            raise typer.Exit(code=2)
 
 
 def _split(objectives: str) -> list[str]:
