@@ -309,6 +309,46 @@ def summarize(records: Iterable[dict[str, Any]]) -> tuple[pd.DataFrame, dict[str
     return table, overall
 
 
+READINGS = {
+    "trained offset (the estimate)": lambda f: f["estimate"],
+    "refitted offset": lambda f: f["estimate"] + f["offset_disagreement"],
+    "max of the two": lambda f: np.maximum(f["estimate"], f["estimate"] + f["offset_disagreement"]),
+    "Donsker-Varadhan": lambda f: f["estimate"] - f["check_calibration"],
+}
+
+
+def readings_table(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """Other readings of the same trained critics, from fields the cells store (no rerun).
+
+    - refitted offset: estimate + offset_disagreement (the offset refitted on validation pairs);
+    - Donsker-Varadhan: estimate - calibration, i.e. mean_p l - log mean_q exp(l) on the held-out
+      pairs with y shuffled, which for any fixed critic is at most the MI in expectation over
+      infinite data.
+
+    One row per family and one for all cells with truth in [2, 10] nats: RMS and mean relative
+    error of each reading. Empty when no cell has the fields (cells from before they were stored).
+    """
+    frame = pd.DataFrame(list(records))
+    needed = {"offset_disagreement", "check_values"}
+    if frame.empty or not needed <= set(frame.columns):
+        return pd.DataFrame()
+    frame = frame[frame["offset_disagreement"].notna() & (frame["truth"].astype(float) >= 2)].copy()
+    frame["check_calibration"] = [v.get("calibration") if isinstance(v, dict) else None for v in frame["check_values"]]
+    frame = frame[frame["check_calibration"].notna()]
+    if frame.empty:
+        return pd.DataFrame()
+    frame = frame.astype({"estimate": float, "truth": float, "offset_disagreement": float, "check_calibration": float})
+    rows = []
+    for name, group in [*frame.groupby("family", sort=False), ("all, truth 2-10 nats", frame)]:
+        row: dict[str, Any] = {"cells": name, "count": len(group)}
+        for reading, read in READINGS.items():
+            rel = (read(group) - group["truth"]) / group["truth"]
+            row[f"{reading}: rms rel"] = math.sqrt(_mean(rel**2))
+            row[f"{reading}: mean |rel|"] = _mean(rel.abs())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def overall_lines(overall: dict[str, Any]) -> list[str]:
     if not overall.get("n_cells"):
         return ["- no finished cells"]
@@ -501,6 +541,12 @@ def write_report(records: list[dict[str, Any]], folder: Path, command: str, para
         "## Overall", "",
         *overall_lines(overall), "",
     ]
+    readings = readings_table(records)
+    if not readings.empty:
+        lines += ["## Other readings of the same critics (truth 2-10 nats)", "",
+                  "Relative errors of the estimate and of readings computed from the stored offset "
+                  "disagreement and calibration value (`readings_table`); nothing was rerun.", "",
+                  markdown_table(readings.round(3)), ""]
     if records:
         frame = pd.DataFrame(records).astype({"estimate": float, "truth": float, "level": float})
         frame["covered"] = frame["covered"].astype(bool)
