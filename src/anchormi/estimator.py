@@ -34,7 +34,7 @@ from .encoding import fit_encoder
 from .diagnostics import (
     calibration_check, data_checks, fold_agreement_check, offset_check, permutation_pvalue, permuted_log_ratios, training_checks,
 )
-from .intervals import CI_CLIPPED, describe_interval, pool_folds, satterthwaite_df
+from .intervals import CI_CLIPPED, describe_interval, offset_reading, pool_folds, satterthwaite_df
 from .objectives.bounds import SMILE_TAU
 from .preprocessing import MARGINALS, fit_on_sample, marginal_transform, transform_in_chunks
 from .objectives.contrastive import resolve_k
@@ -759,13 +759,16 @@ class MIEstimator(BaseEstimator):
             # to 0.5-0.9 nats on development tasks where the critic is 4-10 % off; see
             # benchmarks/README.md). Their pooled disagreement joins the variance as one more
             # error component, so the interval covers whichever of the two readings is nearer.
-            # Conditional MI applies the refitted offsets; I(X;Y) keeps the trained one.
+            # Conditional MI applies the refitted offsets; I(X;Y) reads the higher of the two.
             net_shifts = np.array([sum(sign * (fits[index].refit_shift or 0.0) for sign, fits, _ in terms)
                                    for index in range(len(fold_fits))])
             offset_disagreement = float(np.sum(test_sizes * net_shifts) / test_sizes.sum())
             stderr = float(np.hypot(pooled.stderr, offset_disagreement))
             # The disagreement is a measured shift, not a variance estimate: no uncertainty of its own.
             ci_df = satterthwaite_df([pooled.stderr**2, offset_disagreement**2], [pooled.df, math.inf])
+        # I(X;Y) reads the higher of the trained and refitted offsets (anchormi.intervals.offset_reading);
+        # conditional MI applies the refitted ones already.
+        mi, ci_below = (pooled.estimate, 0.0) if conditional else offset_reading(pooled.estimate, offset_disagreement)
         n_test_total = int(test_sizes.sum())
         n_used = n_test_total if readout == "plugin" else int(sum(v.size for v in values) * batch_size)
         outcomes = [fold.outcome for _, fits, _ in terms for fold in fits]
@@ -777,9 +780,9 @@ class MIEstimator(BaseEstimator):
                 check = calibration_check(shuffled[term_index], n_permuted_total, ratio_readout)
                 checks.append(dataclasses.replace(check, name=name, message=(f"critic of X;Z: {check.message}" if term_index else check.message)))
         checks.append(fold_agreement_check(pooled.fold_means, pooled.fold_stderrs, pooled.estimate))
-        checks.append(offset_check(offset_disagreement, pooled.stderr, pooled.estimate, applied=conditional))
+        checks.append(offset_check(offset_disagreement, pooled.stderr, mi, applied=conditional or ci_below > 0))
         tuple_size = resolve_k(batch_size, resolved["loss_params"].get("nu", 0.0), resolved["loss_params"].get("k")) if readout == "infonce" else batch_size
-        checks += data_checks(x.shape[0], n_used, dim_total, pooled.estimate, readout, tuple_size)
+        checks += data_checks(x.shape[0], n_used, dim_total, mi, readout, tuple_size)
         for check in checks:
             diagnostics[check.name] = check
         # Permuting y is a test of X independent of Y only; it does not preserve Y | Z, so a
@@ -802,7 +805,7 @@ class MIEstimator(BaseEstimator):
         first = outcomes[0]
         pairs_table = _pairs_table(pairs)
         return pairs_table, MIResult(
-            mi=pooled.estimate, stderr=stderr, n_train=int(fold_fits[0].split.train.size), n_test=n_used,
+            mi=mi, stderr=stderr, n_train=int(fold_fits[0].split.train.size), n_test=n_used,
             objective=self.objective, readout=readout, history=history, quantity="I(X;Y|Z)" if conditional else "I(X;Y)",
             info={
                 "best_step": first.best_step, "diverged": any(o.diverged for o in outcomes), "stop_reason": first.stop_reason,
@@ -813,15 +816,17 @@ class MIEstimator(BaseEstimator):
                 "sampling_stderr": pooled.sampling_stderr, "between_fold_sd": pooled.between_fold_sd,
                 "steps_run": outcomes[0].steps_run,
                 **({"offset_disagreement": offset_disagreement, "stderr_sampling_and_folds": pooled.stderr,
-                    "ci_df_sampling_and_folds": pooled.df}
+                    "ci_df_sampling_and_folds": pooled.df, "estimate_trained_offset": pooled.estimate,
+                    "offset_reading": "refitted" if conditional or ci_below > 0 else "trained"}
                    if offset_disagreement is not None else {}),
             },
             ci_method=describe_interval(
                 n_folds,
                 ("it adds the estimation error of both chain-rule critics' recalibrated offsets (as if independent, "
                  "conservative)",) if conditional else (),
-                offset_refitted=offset_disagreement is not None, tested_zero=p_value is not None),
-            diagnostics=diagnostics, p_value=p_value, ci_df=ci_df,
+                offset_refitted=offset_disagreement is not None, tested_zero=p_value is not None,
+                higher_reading=ci_below > 0),
+            diagnostics=diagnostics, p_value=p_value, ci_df=ci_df, ci_below=ci_below,
             folds=fold_table if n_folds > 1 else None,
         )
 
