@@ -465,8 +465,10 @@ class MIEstimator(BaseEstimator):
         self.log_ratio_offset_ = resolved["objective"].log_ratio_offset
         self.batch_size_ = batch_size
         self.critics_ = [fold.critic for fold in fold_fits]
-        # Per fold critic: its recalibrated offset (0 unless conditional; see _fit_folds).
-        self.shifts_ = [float(fold.shift) for fold in fold_fits]
+        # Per fold critic: its recalibrated offset (conditional; see _fit_folds), plus for I(X;Y) the
+        # pooled shift to the refitted offsets when they read higher (result.ci_below), so that
+        # pmi(), heldout_pmi_ and estimate() on new data read what r.mi reads.
+        self.shifts_ = [float(fold.shift) + result.ci_below for fold in fold_fits]
         self.critic_ = self.critics_[0]
         self.scalers_ = [fold.scalers if shared_maps is None else shared_maps for fold in fold_fits]
         self.conditional_ = z_array is not None
@@ -476,7 +478,7 @@ class MIEstimator(BaseEstimator):
             self.scalers_z_ = [fold.scalers for fold in terms[1][1]]
         self.n_features_z_ = 0 if z_array is None else z_array.shape[1]
         self.history_ = result.history
-        self.heldout_pmi_ = heldout_pmi
+        self.heldout_pmi_ = heldout_pmi.assign(pmi=heldout_pmi["pmi"] + result.ci_below) if result.ci_below else heldout_pmi
         self.n_features_x_, self.n_features_y_ = dim_x, dim_y
         self.n_threads_ = n_threads
         self.n_train_ = result.n_train
@@ -982,7 +984,9 @@ class MIEstimator(BaseEstimator):
         Exact in the limit for ratio-identifying objectives (anchor, nce, js, smile, chi2, fdiv,
         nwj). For infonce, dv and mine the values carry an unknown shift (a factor C(y) for
         InfoNCE), so they cannot be compared across different y; a warning says so. With
-        several folds the fold critics' values are averaged.
+        several folds the fold critics' values are averaged. They carry the offsets the estimate
+        reads (for I(X;Y) the refitted ones when those read higher; ``result_.info["offset_reading"]``),
+        so their mean over the held-out pairs (``heldout_pmi_``) is ``result_.mi``.
         """
         x_array, y_array, z_array = self._check_new(x, y, z, min_samples=1)
         if self.log_ratio_offset_ is None:
