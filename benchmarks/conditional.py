@@ -54,7 +54,7 @@ def _init_worker() -> None:
 def run_row(builder: str, kwargs: dict[str, Any], warp: str, seed: int, n: int, dim: int, out: str) -> dict[str, Any]:
     """One (task, seed): anchormi's default CMI and Frenzel-Pompe KSG on the same draw; cached as JSON."""
     import anchormi as ami
-    from anchormi.bench.report import code_version
+    from anchormi.bench.provenance import code_version
     from anchormi.files import atomic_write_text
 
     task = getattr(ami.tasks, builder)(dim_x=dim, dim_y=dim, dim_z=dim, seed=seed, warp=warp, **kwargs)
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = list(pool.map(run_row, *zip(*jobs)))
     frame = pd.DataFrame(rows)
     frame.to_csv(out / "rows.csv", index=False)
-    from anchormi.bench.report import describe_code_versions
+    from anchormi.bench.provenance import describe_code_versions
     from anchormi.files import atomic_write_text, markdown_table
 
     summary = table(frame)

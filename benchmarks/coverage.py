@@ -198,7 +198,7 @@ def run_cell(cell: dict[str, Any], params: dict[str, Any], cells_dir: str) -> di
     """
     try:
         import anchormi
-        from anchormi.bench.report import code_version
+        from anchormi.bench.provenance import code_version
         from anchormi.files import atomic_write_text
 
         code = code_version()  # read as the code is imported (cached per worker), not after a long fit
@@ -530,7 +530,7 @@ def run_cells(todo: list[dict[str, Any]], params: dict[str, Any], cells_dir: Pat
 
 def write_report(records: list[dict[str, Any]], folder: Path, command: str, params: dict[str, Any],
                  n_total: int) -> str:
-    from anchormi.bench.report import describe_code_versions
+    from anchormi.bench.provenance import describe_code_versions
     from anchormi.files import atomic_write_table, atomic_write_text, markdown_table
 
     table, overall = summarize(records)

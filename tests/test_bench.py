@@ -207,6 +207,11 @@ def test_fixed_sweep_writes_table_summary_figures_and_report(tmp_path):
     assert "## RMSE" in report and "](figures/bias_vs_mi.png)" in report and "](figures/error_vs_n.png)" in report
     assert "error bars: ±1 sd over seeds" in report and "n_far_off" in report
     assert json.loads((tmp_path / "sweep.json").read_text())["n"] == [400, 500]
+    # Every cell says which code ran it, and the report names it.
+    from anchormi.bench.provenance import code_version
+
+    assert set(outcome.table["code"]) == {code_version()}
+    assert f"Code: {code_version()} (12 cells)." in report
 
 
 def test_stream_sweep_writes_steps_and_staircase_figure(tmp_path):
@@ -458,3 +463,12 @@ def test_cli_reproduce_staircase_and_images_quick(cli_app, tmp_path):
     table = pd.read_parquet(tmp_path / "i" / "results.parquet")
     assert sorted(table["truth"].unique()) == pytest.approx([math.log(10), 2 * math.log(10)])
     assert (tmp_path / "i" / "figures" / "estimate_vs_mi.png").exists()
+
+
+def test_code_versions_are_counted_and_a_mixed_folder_is_called_so():
+    from anchormi.bench.provenance import describe_code_versions
+
+    assert describe_code_versions(["0.2+abc", "0.2+abc"]) == "Code: 0.2+abc (2 cells)."
+    mixed = describe_code_versions(["0.2+abc", None, "0.2+abc"])
+    assert mixed == "Code: 0.2+abc (2 cells), unrecorded (1 cells); mixed: these rows come from different code."
+    assert describe_code_versions([]) == ""

@@ -138,7 +138,7 @@ def test_quick_run_writes_cells_and_a_rerun_skips_them(tmp_path):
         assert field in cell
     assert cell["n"] == 400 and cell["params"] == {"hidden": "(8,)", "max_steps": "30"}
     import anchormi
-    from anchormi.bench.report import code_version
+    from anchormi.bench.provenance import code_version
 
     # Each cell says which code produced it, and keeps what the reading rules need.
     assert cell["code"] == code_version() and cell["code"].startswith(anchormi.__version__)

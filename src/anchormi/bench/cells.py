@@ -21,6 +21,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
+from .provenance import code_version
 from .specs import canonical, label
 
 # Bumped when the meaning of a cell's record changes, so old cell files are not reused.
@@ -109,13 +110,15 @@ def one_torch_thread() -> Iterator[None]:
 def run_cell(cell: Cell) -> dict[str, Any]:
     """Run one cell and return {"record": dict of scalars, "steps": DataFrame or None}.
 
-    The record holds the cell's identity (key, task, method, critic, seed, n), the truth and the
+    The record holds the cell's identity (key, task, method, critic, seed, n), the code that ran it
+    (``code``: version and git commit, :mod:`anchormi.bench.provenance`), the truth and the
     estimate in nats, the standard error, wall seconds and training facts; streaming cells also
     return the per-step table (step, level, truth, estimate, train_loss). Warnings raised while
     training (divergence, plug-in caveats) are kept in ``record["warnings"]``.
     """
     if cell.kind not in KINDS:
         raise ValueError(f"cell kind={cell.kind!r} is unknown; expected one of {KINDS}.")
+    code = code_version()  # read before the fit (cached per worker process)
     with one_torch_thread(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         started = time.perf_counter()
@@ -126,7 +129,7 @@ def run_cell(cell: Cell) -> dict[str, Any]:
         "key": cell.key, "kind": cell.kind, "family": cell.family_label, "method": cell.method_label,
         "objective": cell.method, "method_params": json.dumps(cell.method_params, sort_keys=True),
         "task_params": json.dumps(cell.task_params, sort_keys=True),
-        "critic": cell.critic, "seed": cell.seed, "n": cell.n if cell.n is not None else -1,
+        "critic": cell.critic, "seed": cell.seed, "n": cell.n if cell.n is not None else -1, "code": code,
     }
     record = {**identity, **record, "warnings": " | ".join(messages)}
     record["error"] = record["estimate"] - record["truth"] if cell.kind == "fixed" else math.nan

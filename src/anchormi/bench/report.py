@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime
-import functools
 import os
 import platform
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..files import atomic_write_table, atomic_write_text, format_number, markdown_table
+from .provenance import code_version, describe_code_versions
 from .summary import ALL_LEVELS
 
 
@@ -38,41 +37,6 @@ def stream_tables(summary: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     pivot = by_level.pivot_table(index=["family", "critic", "method"], columns="truth", values="rmse", aggfunc="first", sort=False)
     pivot.columns = [f"RMSE @ {format_number(float(c), 0) if float(c).is_integer() else c}" for c in pivot.columns]
     return pooled, pivot
-
-
-@functools.lru_cache(maxsize=1)
-def code_version() -> str:
-    """anchormi's version, plus the git commit of its source when it runs from a checkout
-    (``0.1.0+a4b6aa4``, with ``.dirty`` when the package's files have uncommitted changes).
-
-    Cached results (coverage cells, conditional rows) record it, so a reader can tell which code
-    produced a row after a change; an installed package without git reports the version alone.
-    """
-    import anchormi
-
-    package = Path(anchormi.__file__).resolve().parent
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(package), *args], capture_output=True, text=True,
-                              timeout=10, check=True).stdout.strip()
-
-    try:
-        git("ls-files", "--error-unmatch", "__init__.py")  # tracked here: not a copy inside some other repo
-        commit = git("rev-parse", "--short", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--", "."))
-    except (OSError, subprocess.SubprocessError):
-        return anchormi.__version__
-    return f"{anchormi.__version__}+{commit}{'.dirty' if dirty else ''}"
-
-
-def describe_code_versions(versions: Any) -> str:
-    """One line naming the code versions behind cached rows, e.g. "Code: 0.1.0+a4b6aa4 (52 cells)."
-    Rows from before the field existed count as 'unrecorded'; more than one version is called mixed."""
-    counts = pd.Series([version or "unrecorded" for version in versions], dtype=object).value_counts()
-    if counts.empty:
-        return ""
-    text = ", ".join(f"{version} ({count} cells)" for version, count in counts.items())
-    return f"Code: {text}{'; mixed: these rows come from different code' if len(counts) > 1 else ''}."
 
 
 def _environment_line() -> str:
@@ -170,6 +134,8 @@ def render_report(outcome: Any, config: Any, figure_paths: dict[str, Path], out_
         "(sum of per-cell wall times, one torch thread each).",
         "",
     ]
+    if "code" in table:  # cells from before the field say 'unrecorded'
+        lines += [describe_code_versions(table["code"].where(table["code"].notna(), None)), ""]
     if config.mode == "stream":
         lines += [
             f"Protocol: streaming staircase, MI levels {', '.join(format_number(float(v), 0) for v in config.levels)} nats, "
