@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             + f"All tasks: {int(frame.covered.sum())}/{len(frame)} intervals cover the truth, "
             + f"{int(frame.within.sum())}/{len(frame)} within 10 % (0.05 nats at truth 0); "
             + f"mean |error| anchormi {np.mean(np.abs(frame.estimate - frame.truth)):.3f}, KSG {np.mean(np.abs(frame.ksg - frame.truth)):.3f} nats.\n"
-            + describe_code_versions(frame["code"] if "code" in frame else [None] * len(frame)) + "\n")
+            + describe_code_versions(frame.get("code", [None] * len(frame))) + "\n")
     atomic_write_text(out / "table.md", text)
     print(text)
     return 0

@@ -472,3 +472,6 @@ def test_code_versions_are_counted_and_a_mixed_folder_is_called_so():
     mixed = describe_code_versions(["0.2+abc", None, "0.2+abc"])
     assert mixed == "Code: 0.2+abc (2 cells), unrecorded (1 cells); mixed: these rows come from different code."
     assert describe_code_versions([]) == ""
+    # A results table column holds NaN, not None, for cells from before the field.
+    assert describe_code_versions(pd.Series(["0.2+abc", float("nan")])) == (
+        "Code: 0.2+abc (1 cells), unrecorded (1 cells); mixed: these rows come from different code.")

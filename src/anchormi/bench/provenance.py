@@ -42,8 +42,10 @@ def code_version() -> str:
 
 def describe_code_versions(versions: Any) -> str:
     """One line naming the code versions behind cached rows, e.g. "Code: 0.1.0+a4b6aa4 (52 cells)."
-    Rows from before the field existed count as 'unrecorded'; more than one version is called mixed."""
-    counts = pd.Series([version or "unrecorded" for version in versions], dtype=object).value_counts()
+    Rows from before the field existed (None, or NaN in a table column) count as 'unrecorded'; more
+    than one version is called mixed."""
+    counts = pd.Series([version if isinstance(version, str) and version else "unrecorded" for version in versions],
+                       dtype=object).value_counts()
     if counts.empty:
         return ""
     text = ", ".join(f"{version} ({count} cells)" for version, count in counts.items())

@@ -135,7 +135,7 @@ def render_report(outcome: Any, config: Any, figure_paths: dict[str, Path], out_
         "",
     ]
     if "code" in table:  # cells from before the field say 'unrecorded'
-        lines += [describe_code_versions(table["code"].where(table["code"].notna(), None)), ""]
+        lines += [describe_code_versions(table["code"]), ""]
     if config.mode == "stream":
         lines += [
             f"Protocol: streaming staircase, MI levels {', '.join(format_number(float(v), 0) for v in config.levels)} nats, "

@@ -25,6 +25,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from .._validation import check_positive_int
 from ..files import atomic_write_table, atomic_write_text, markdown_table
 from ..ssl.reporting import describe_params, mean_sd, parse_objectives, save_figure
 from ..tasks.latent_pair import LatentPairTask
@@ -62,9 +63,7 @@ class PMISettings:
         # The rest is checked where it is used (the task, the estimator); these two would
         # otherwise give an empty table or an AUROC of nothing.
         for name in ("runs", "n_candidates"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}={value!r} is invalid: it must be an integer >= 1.")
+            check_positive_int(getattr(self, name), name)
 
     @classmethod
     def full(cls, **overrides: Any) -> "PMISettings":
