@@ -231,6 +231,8 @@ def run_cell(cell: dict[str, Any], params: dict[str, Any], cells_dir: str) -> di
             "best_step": result.info.get("best_step"), "method": method,
             # Signed: the refitted-offset reading is estimate + offset_disagreement.
             "offset_disagreement": _finite(result.info.get("offset_disagreement")),
+            # D's own sampling error (the refits' sandwich): how much of D is noise of the refit.
+            "offset_disagreement_stderr": _finite(result.info.get("offset_disagreement_stderr")),
             "estimate_trained_offset": _finite(result.info.get("estimate_trained_offset", result.mi)),
             "check_values": {name: _finite(check.value) for name, check in result.diagnostics.items()},
             "params": {name: repr(value) for name, value in sorted(params.items())},

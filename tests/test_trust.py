@@ -204,8 +204,11 @@ def test_a_fit_reads_the_higher_offset_and_its_interval_reaches_the_other(monkey
     # Move every fold's refitted offset up, then down, by a known amount: the training and the
     # trained reading are untouched, and the estimate follows the higher reading.
     for delta in (abs(plain.info["offset_disagreement"]) + 0.2, -abs(plain.info["offset_disagreement"]) - 0.2):
+        variances = []
+
         def moved(*args, d=delta):
             shift, influence = refit(*args)
+            variances.append(influence.var(ddof=1) / influence.size)
             return shift + d, influence
 
         monkeypatch.setattr(anchormi.estimator, "critic_offset", moved)
@@ -217,6 +220,11 @@ def test_a_fit_reads_the_higher_offset_and_its_interval_reaches_the_other(monkey
         assert fitted.pmi(x[:50], y[:50]).mean() == pytest.approx(fitted.estimate(x[:50], y[:50]).mi)
         shift = result.info["offset_disagreement"]
         assert shift == pytest.approx(plain.info["offset_disagreement"] + delta)
+        # D's own stderr pools the folds' sandwich variances with the test-pair weights; a shift
+        # of every refit leaves it unchanged.
+        weights = result.folds.n_test.to_numpy() / result.n_test
+        assert result.info["offset_disagreement_stderr"] == pytest.approx(math.sqrt(np.sum(weights**2 * np.array(variances))))
+        assert result.info["offset_disagreement_stderr"] == pytest.approx(plain.info["offset_disagreement_stderr"])
         assert result.info["estimate_trained_offset"] == pytest.approx(trained)
         half = critical_value(result.ci_df) * result.stderr
         if delta > 0:

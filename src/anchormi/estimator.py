@@ -116,6 +116,8 @@ class _FoldFit:
     # The offset refitted on validation pairs whether or not it is applied (None when not
     # refitted): its distance from the trained offset is one error component of the interval.
     refit_shift: float | None = None
+    # That refit's sampling variance (nats^2; the M-estimator's sandwich), 0 when not refitted.
+    refit_variance: float = 0.0
 
 
 class MIEstimator(BaseEstimator):
@@ -649,7 +651,7 @@ class MIEstimator(BaseEstimator):
                               discrete_side, offset, device)
                 for critic, split, scaler in zip(members, splits, scalers)
             ]
-        shifts, refits = [(0.0, 0.0)] * n_folds, [None] * n_folds
+        shifts, refits = [(0.0, 0.0)] * n_folds, [(None, 0.0)] * n_folds
         refit = (discrete_side is None and dist is None and readout == "plugin" and objective.log_ratio_offset is not None)
         if refit:
             # Seeded: the same fit draws the same shuffles, and both chain-rule terms the same ones.
@@ -658,7 +660,7 @@ class MIEstimator(BaseEstimator):
             for index, critic in enumerate(members):
                 shift, influence = critic_offset(critic, x_val[index], y_val[index], offset, generator)
                 refitted.append((shift, float(influence.var(ddof=1) / influence.size)))
-            refits = [shift for shift, _ in refitted]
+            refits = refitted
             if recalibrate:
                 shifts = refitted
         history = outcome.history
@@ -673,7 +675,7 @@ class MIEstimator(BaseEstimator):
                 best_steps=[best_step],
                 members_improving=[outcome.members_improving[index]],
             )
-            fits.append(_FoldFit(critic, scalers[index], fold_outcome, split, *shifts[index], refit_shift=refits[index]))
+            fits.append(_FoldFit(critic, scalers[index], fold_outcome, split, *shifts[index], *refits[index]))
         return fits
 
     def _crossfit_result(self, terms: list[tuple[float, list[_FoldFit], np.ndarray]], x: np.ndarray, dim_total: int,
@@ -765,6 +767,10 @@ class MIEstimator(BaseEstimator):
             net_shifts = np.array([sum(sign * (fits[index].refit_shift or 0.0) for sign, fits, _ in terms)
                                    for index in range(len(fold_fits))])
             offset_disagreement = float(np.sum(test_sizes * net_shifts) / test_sizes.sum())
+            # D's own sampling error from the refits' sandwich variances (terms added as if
+            # independent): how much of D a refit on other validation pairs could move.
+            net_variances = np.array([sum(fits[index].refit_variance for _, fits, _ in terms) for index in range(len(fold_fits))])
+            offset_disagreement_stderr = float(np.sqrt(np.sum(test_sizes**2 * net_variances)) / test_sizes.sum())
             stderr = float(np.hypot(pooled.stderr, offset_disagreement))
             # The disagreement is a measured shift, not a variance estimate: no uncertainty of its own.
             ci_df = satterthwaite_df([pooled.stderr**2, offset_disagreement**2], [pooled.df, math.inf])
@@ -817,7 +823,8 @@ class MIEstimator(BaseEstimator):
                 "loss_params": dict(resolved["loss_params"]), "readout_params": dict(resolved["readout_params"]),
                 "sampling_stderr": pooled.sampling_stderr, "between_fold_sd": pooled.between_fold_sd,
                 "steps_run": outcomes[0].steps_run,
-                **({"offset_disagreement": offset_disagreement, "stderr_sampling_and_folds": pooled.stderr,
+                **({"offset_disagreement": offset_disagreement, "offset_disagreement_stderr": offset_disagreement_stderr,
+                    "stderr_sampling_and_folds": pooled.stderr,
                     "ci_df_sampling_and_folds": pooled.df, "estimate_trained_offset": pooled.estimate,
                     "offset_reading": "refitted" if conditional or ci_below > 0 else "trained"}
                    if offset_disagreement is not None else {}),
