@@ -231,6 +231,9 @@ def run_cell(cell: dict[str, Any], params: dict[str, Any], cells_dir: str) -> di
             "best_step": result.info.get("best_step"), "method": method,
             # Signed: the refitted-offset reading is estimate + offset_disagreement.
             "offset_disagreement": _finite(result.info.get("offset_disagreement")),
+            # D's own sampling error (the refits' sandwich): how much of D is noise of the refit.
+            "offset_disagreement_stderr": _finite(result.info.get("offset_disagreement_stderr")),
+            "estimate_trained_offset": _finite(result.info.get("estimate_trained_offset", result.mi)),
             "check_values": {name: _finite(check.value) for name, check in result.diagnostics.items()},
             "params": {name: repr(value) for name, value in sorted(params.items())},
             "code": code,
@@ -310,18 +313,21 @@ def summarize(records: Iterable[dict[str, Any]]) -> tuple[pd.DataFrame, dict[str
 
 
 READINGS = {
-    "trained offset (the estimate)": lambda f: f["estimate"],
-    "refitted offset": lambda f: f["estimate"] + f["offset_disagreement"],
-    "max of the two": lambda f: np.maximum(f["estimate"], f["estimate"] + f["offset_disagreement"]),
-    "Donsker-Varadhan": lambda f: f["estimate"] - f["check_calibration"],
+    "the estimate": lambda f: f["estimate"],
+    "trained offset": lambda f: f["trained"],
+    "refitted offset": lambda f: f["trained"] + f["offset_disagreement"],
+    "max of the two": lambda f: np.maximum(f["trained"], f["trained"] + f["offset_disagreement"]),
+    "Donsker-Varadhan": lambda f: f["trained"] - f["check_calibration"],
 }
 
 
 def readings_table(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     """Other readings of the same trained critics, from fields the cells store (no rerun).
 
-    - refitted offset: estimate + offset_disagreement (the offset refitted on validation pairs);
-    - Donsker-Varadhan: estimate - calibration, i.e. mean_p l - log mean_q exp(l) on the held-out
+    - trained offset: ``estimate_trained_offset`` (cells from before that field: the estimate,
+      which was then the trained reading);
+    - refitted offset: trained + offset_disagreement (the offset refitted on validation pairs);
+    - Donsker-Varadhan: trained - calibration, i.e. mean_p l - log mean_q exp(l) on the held-out
       pairs with y shuffled, which for any fixed critic is at most the MI in expectation over
       infinite data.
 
@@ -337,6 +343,8 @@ def readings_table(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     frame = frame[frame["check_calibration"].notna()]
     if frame.empty:
         return pd.DataFrame()
+    trained = frame["estimate_trained_offset"] if "estimate_trained_offset" in frame else frame["estimate"]
+    frame["trained"] = pd.to_numeric(trained.where(trained.notna(), frame["estimate"]))
     frame = frame.astype({"estimate": float, "truth": float, "offset_disagreement": float, "check_calibration": float})
     rows = []
     for name, group in [*frame.groupby("family", sort=False), ("all, truth 2-10 nats", frame)]:

@@ -129,6 +129,7 @@ def run(grid: str, configs: list[str], out: str, seeds: list[int]) -> pd.DataFra
                     "ci_lo": result.ci[0], "ci_hi": result.ci[1],
                     # The interval's parts: sampling and folds (with its own df) and the offset disagreement.
                     "offset_disagreement": result.info.get("offset_disagreement", math.nan),
+                    "offset_disagreement_stderr": result.info.get("offset_disagreement_stderr", math.nan),
                     "stderr_sampling_and_folds": result.info.get("stderr_sampling_and_folds", result.stderr),
                     "ci_df_sampling_and_folds": result.info.get("ci_df_sampling_and_folds", result.ci_df),
                     # log mean exp over shuffled held-out pairs (configs that keep the permutation test):

@@ -11,7 +11,7 @@ from scipy import stats
 import anchormi as ami
 from anchormi.critics import SeparableCritic
 from anchormi.diagnostics import calibration_check, offset_check, permutation_pvalue, permuted_log_ratios
-from anchormi.intervals import confidence_interval, critical_value, pool_folds, satterthwaite_df
+from anchormi.intervals import confidence_interval, critical_value, offset_reading, pool_folds, satterthwaite_df, t_interval
 from anchormi.recalibration import logistic_offset
 
 
@@ -173,6 +173,71 @@ def test_confidence_interval_keeps_the_t_interval_above_zero_and_clips_below():
     assert math.isnan(lo) and math.isnan(hi)
 
 
+def test_the_higher_offset_reading_and_an_interval_that_holds_both():
+    # Refitted reading above the trained one: read it, and reach down to the trained reading's interval.
+    assert offset_reading(2.0, 0.3) == pytest.approx((2.3, 0.3))
+    # Refitted reading below, or none: the trained reading, a symmetric interval.
+    assert offset_reading(2.0, -0.3) == (2.0, 0.0)
+    assert offset_reading(2.0, None) == (2.0, 0.0) and offset_reading(2.0, float("nan")) == (2.0, 0.0)
+    t = critical_value(12.0)
+    estimate, below = offset_reading(2.0, 0.3)
+    lo, hi = t_interval(estimate, 0.2, 12.0, below=below)
+    # The union of the t intervals around both readings.
+    assert (lo, hi) == pytest.approx((2.0 - 0.2 * t, 2.3 + 0.2 * t))
+    assert confidence_interval(estimate, 0.2, 12.0, p_value=0.01, below=below) == pytest.approx((lo, hi))
+    result = ami.MIResult(mi=estimate, stderr=0.2, n_train=10, n_test=10, objective="anchor", readout="plugin",
+                          ci_df=12.0, ci_below=below, p_value=0.01)
+    assert result.ci == pytest.approx((lo, hi)) and result.ci_t == pytest.approx((lo, hi))
+    assert result.to_dict()["ci_below"] == pytest.approx(0.3)
+
+
+def test_a_fit_reads_the_higher_offset_and_its_interval_reaches_the_other(monkeypatch):
+    import anchormi.estimator
+
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((900, 3))
+    y = x + 0.7 * rng.standard_normal((900, 3))
+    params = dict(seed=0, max_steps=120, hidden=(16,), embed_dim=4, n_permutations=20, folds=3)
+    plain = ami.estimate(x, y, **params)
+    trained = plain.info["estimate_trained_offset"]
+    refit = anchormi.estimator.critic_offset
+    # Move every fold's refitted offset up, then down, by a known amount: the training and the
+    # trained reading are untouched, and the estimate follows the higher reading.
+    for delta in (abs(plain.info["offset_disagreement"]) + 0.2, -abs(plain.info["offset_disagreement"]) - 0.2):
+        variances = []
+
+        def moved(*args, d=delta):
+            shift, influence = refit(*args)
+            variances.append(influence.var(ddof=1) / influence.size)
+            return shift + d, influence
+
+        monkeypatch.setattr(anchormi.estimator, "critic_offset", moved)
+        fitted = ami.MIEstimator(**params).fit(x, y)
+        result = fitted.result_
+        # The pointwise values read what the estimate reads: their held-out mean is r.mi, and
+        # estimate() on the same pairs scores them with the same offsets.
+        assert fitted.heldout_pmi_["pmi"].mean() == pytest.approx(result.mi, abs=1e-9)
+        assert fitted.pmi(x[:50], y[:50]).mean() == pytest.approx(fitted.estimate(x[:50], y[:50]).mi)
+        shift = result.info["offset_disagreement"]
+        assert shift == pytest.approx(plain.info["offset_disagreement"] + delta)
+        # D's own stderr pools the folds' sandwich variances with the test-pair weights; a shift
+        # of every refit leaves it unchanged.
+        weights = result.folds.n_test.to_numpy() / result.n_test
+        assert result.info["offset_disagreement_stderr"] == pytest.approx(math.sqrt(np.sum(weights**2 * np.array(variances))))
+        assert result.info["offset_disagreement_stderr"] == pytest.approx(plain.info["offset_disagreement_stderr"])
+        assert result.info["estimate_trained_offset"] == pytest.approx(trained)
+        half = critical_value(result.ci_df) * result.stderr
+        if delta > 0:
+            assert result.mi == pytest.approx(trained + shift) and result.ci_below == pytest.approx(shift)
+            assert result.info["offset_reading"] == "refitted" and "reads the refitted offsets" in result.ci_method
+            assert result.ci_t == pytest.approx((trained - half, trained + shift + half))
+            assert f"the trained ones read {trained:.4f}" in result.diagnostics["offset"].message
+        else:
+            assert result.mi == pytest.approx(trained) and result.ci_below == 0.0
+            assert result.info["offset_reading"] == "trained" and "reads the refitted" not in result.ci_method
+            assert result.ci_t == pytest.approx((trained - half, trained + half))
+
+
 def test_permutation_pvalue_rejects_under_dependence():
     rng = np.random.default_rng(2)
     x = rng.standard_normal((600, 2))
@@ -187,7 +252,11 @@ def test_cross_fitting_uses_every_pair_once_and_reports_folds():
     estimator = ami.MIEstimator(folds=3, max_steps=60, hidden=(16,), embed_dim=4, n_permutations=20).fit(x, y)
     result = estimator.result_
     assert result.n_test == 500 and list(result.folds.n_test) == [167, 167, 166]
-    assert result.mi == pytest.approx(np.average(result.folds.estimate, weights=result.folds.n_test))
+    # The fold table holds the trained-offset readings; the estimate is the higher of the pooled
+    # trained and refitted readings.
+    trained = np.average(result.folds.estimate, weights=result.folds.n_test)
+    assert result.info["estimate_trained_offset"] == pytest.approx(trained)
+    assert result.mi == pytest.approx(trained + max(result.info["offset_disagreement"], 0.0))
     assert "cross-fitted" in result.ci_method and len(estimator.critics_) == 3
     assert set(result.history.fold) == {0, 1, 2}
     # pmi averages the three critics: equal to the mean of their own pointwise scores, each on

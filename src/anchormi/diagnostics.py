@@ -113,7 +113,7 @@ def offset_check(disagreement: float | None, stderr: float, estimate: float, app
     """Whether the trained and the refitted offsets agree (``disagreement``: refitted minus
     trained reading, nats, pooled over folds; None when no offset was refitted). ``stderr``: the
     estimate's sampling-and-folds error; ``applied``: the estimate uses the refitted offsets
-    (conditional MI), else the trained ones. Material as for the folds: beyond 2 stderr and
+    (conditional MI, or I(X;Y) when they read higher), else the trained ones. Material as for the folds: beyond 2 stderr and
     beyond 0.02 nats and 2 % of the estimate.
     """
     if disagreement is None:

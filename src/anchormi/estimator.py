@@ -34,7 +34,7 @@ from .encoding import fit_encoder
 from .diagnostics import (
     calibration_check, data_checks, fold_agreement_check, offset_check, permutation_pvalue, permuted_log_ratios, training_checks,
 )
-from .intervals import CI_CLIPPED, describe_interval, pool_folds, satterthwaite_df
+from .intervals import CI_CLIPPED, describe_interval, offset_reading, pool_folds, satterthwaite_df
 from .objectives.bounds import SMILE_TAU
 from .preprocessing import MARGINALS, fit_on_sample, marginal_transform, transform_in_chunks
 from .objectives.contrastive import resolve_k
@@ -116,6 +116,8 @@ class _FoldFit:
     # The offset refitted on validation pairs whether or not it is applied (None when not
     # refitted): its distance from the trained offset is one error component of the interval.
     refit_shift: float | None = None
+    # That refit's sampling variance (nats^2; the M-estimator's sandwich), 0 when not refitted.
+    refit_variance: float = 0.0
 
 
 class MIEstimator(BaseEstimator):
@@ -465,8 +467,10 @@ class MIEstimator(BaseEstimator):
         self.log_ratio_offset_ = resolved["objective"].log_ratio_offset
         self.batch_size_ = batch_size
         self.critics_ = [fold.critic for fold in fold_fits]
-        # Per fold critic: its recalibrated offset (0 unless conditional; see _fit_folds).
-        self.shifts_ = [float(fold.shift) for fold in fold_fits]
+        # Per fold critic: its recalibrated offset (conditional; see _fit_folds), plus for I(X;Y) the
+        # pooled shift to the refitted offsets when they read higher (result.ci_below), so that
+        # pmi(), heldout_pmi_ and estimate() on new data read what r.mi reads.
+        self.shifts_ = [float(fold.shift) + result.ci_below for fold in fold_fits]
         self.critic_ = self.critics_[0]
         self.scalers_ = [fold.scalers if shared_maps is None else shared_maps for fold in fold_fits]
         self.conditional_ = z_array is not None
@@ -476,7 +480,7 @@ class MIEstimator(BaseEstimator):
             self.scalers_z_ = [fold.scalers for fold in terms[1][1]]
         self.n_features_z_ = 0 if z_array is None else z_array.shape[1]
         self.history_ = result.history
-        self.heldout_pmi_ = heldout_pmi
+        self.heldout_pmi_ = heldout_pmi.assign(pmi=heldout_pmi["pmi"] + result.ci_below) if result.ci_below else heldout_pmi
         self.n_features_x_, self.n_features_y_ = dim_x, dim_y
         self.n_threads_ = n_threads
         self.n_train_ = result.n_train
@@ -647,7 +651,7 @@ class MIEstimator(BaseEstimator):
                               discrete_side, offset, device)
                 for critic, split, scaler in zip(members, splits, scalers)
             ]
-        shifts, refits = [(0.0, 0.0)] * n_folds, [None] * n_folds
+        shifts, refits = [(0.0, 0.0)] * n_folds, [(None, 0.0)] * n_folds
         refit = (discrete_side is None and dist is None and readout == "plugin" and objective.log_ratio_offset is not None)
         if refit:
             # Seeded: the same fit draws the same shuffles, and both chain-rule terms the same ones.
@@ -656,7 +660,7 @@ class MIEstimator(BaseEstimator):
             for index, critic in enumerate(members):
                 shift, influence = critic_offset(critic, x_val[index], y_val[index], offset, generator)
                 refitted.append((shift, float(influence.var(ddof=1) / influence.size)))
-            refits = [shift for shift, _ in refitted]
+            refits = refitted
             if recalibrate:
                 shifts = refitted
         history = outcome.history
@@ -671,7 +675,7 @@ class MIEstimator(BaseEstimator):
                 best_steps=[best_step],
                 members_improving=[outcome.members_improving[index]],
             )
-            fits.append(_FoldFit(critic, scalers[index], fold_outcome, split, *shifts[index], refit_shift=refits[index]))
+            fits.append(_FoldFit(critic, scalers[index], fold_outcome, split, *shifts[index], *refits[index]))
         return fits
 
     def _crossfit_result(self, terms: list[tuple[float, list[_FoldFit], np.ndarray]], x: np.ndarray, dim_total: int,
@@ -759,13 +763,20 @@ class MIEstimator(BaseEstimator):
             # to 0.5-0.9 nats on development tasks where the critic is 4-10 % off; see
             # benchmarks/README.md). Their pooled disagreement joins the variance as one more
             # error component, so the interval covers whichever of the two readings is nearer.
-            # Conditional MI applies the refitted offsets; I(X;Y) keeps the trained one.
+            # Conditional MI applies the refitted offsets; I(X;Y) reads the higher of the two.
             net_shifts = np.array([sum(sign * (fits[index].refit_shift or 0.0) for sign, fits, _ in terms)
                                    for index in range(len(fold_fits))])
             offset_disagreement = float(np.sum(test_sizes * net_shifts) / test_sizes.sum())
+            # D's own sampling error from the refits' sandwich variances (terms added as if
+            # independent): how much of D a refit on other validation pairs could move.
+            net_variances = np.array([sum(fits[index].refit_variance for _, fits, _ in terms) for index in range(len(fold_fits))])
+            offset_disagreement_stderr = float(np.sqrt(np.sum(test_sizes**2 * net_variances)) / test_sizes.sum())
             stderr = float(np.hypot(pooled.stderr, offset_disagreement))
             # The disagreement is a measured shift, not a variance estimate: no uncertainty of its own.
             ci_df = satterthwaite_df([pooled.stderr**2, offset_disagreement**2], [pooled.df, math.inf])
+        # I(X;Y) reads the higher of the trained and refitted offsets (anchormi.intervals.offset_reading);
+        # conditional MI applies the refitted ones already.
+        mi, ci_below = (pooled.estimate, 0.0) if conditional else offset_reading(pooled.estimate, offset_disagreement)
         n_test_total = int(test_sizes.sum())
         n_used = n_test_total if readout == "plugin" else int(sum(v.size for v in values) * batch_size)
         outcomes = [fold.outcome for _, fits, _ in terms for fold in fits]
@@ -777,9 +788,9 @@ class MIEstimator(BaseEstimator):
                 check = calibration_check(shuffled[term_index], n_permuted_total, ratio_readout)
                 checks.append(dataclasses.replace(check, name=name, message=(f"critic of X;Z: {check.message}" if term_index else check.message)))
         checks.append(fold_agreement_check(pooled.fold_means, pooled.fold_stderrs, pooled.estimate))
-        checks.append(offset_check(offset_disagreement, pooled.stderr, pooled.estimate, applied=conditional))
+        checks.append(offset_check(offset_disagreement, pooled.stderr, mi, applied=conditional or ci_below > 0))
         tuple_size = resolve_k(batch_size, resolved["loss_params"].get("nu", 0.0), resolved["loss_params"].get("k")) if readout == "infonce" else batch_size
-        checks += data_checks(x.shape[0], n_used, dim_total, pooled.estimate, readout, tuple_size)
+        checks += data_checks(x.shape[0], n_used, dim_total, mi, readout, tuple_size)
         for check in checks:
             diagnostics[check.name] = check
         # Permuting y is a test of X independent of Y only; it does not preserve Y | Z, so a
@@ -802,7 +813,7 @@ class MIEstimator(BaseEstimator):
         first = outcomes[0]
         pairs_table = _pairs_table(pairs)
         return pairs_table, MIResult(
-            mi=pooled.estimate, stderr=stderr, n_train=int(fold_fits[0].split.train.size), n_test=n_used,
+            mi=mi, stderr=stderr, n_train=int(fold_fits[0].split.train.size), n_test=n_used,
             objective=self.objective, readout=readout, history=history, quantity="I(X;Y|Z)" if conditional else "I(X;Y)",
             info={
                 "best_step": first.best_step, "diverged": any(o.diverged for o in outcomes), "stop_reason": first.stop_reason,
@@ -812,16 +823,19 @@ class MIEstimator(BaseEstimator):
                 "loss_params": dict(resolved["loss_params"]), "readout_params": dict(resolved["readout_params"]),
                 "sampling_stderr": pooled.sampling_stderr, "between_fold_sd": pooled.between_fold_sd,
                 "steps_run": outcomes[0].steps_run,
-                **({"offset_disagreement": offset_disagreement, "stderr_sampling_and_folds": pooled.stderr,
-                    "ci_df_sampling_and_folds": pooled.df}
+                **({"offset_disagreement": offset_disagreement, "offset_disagreement_stderr": offset_disagreement_stderr,
+                    "stderr_sampling_and_folds": pooled.stderr,
+                    "ci_df_sampling_and_folds": pooled.df, "estimate_trained_offset": pooled.estimate,
+                    "offset_reading": "refitted" if conditional or ci_below > 0 else "trained"}
                    if offset_disagreement is not None else {}),
             },
             ci_method=describe_interval(
                 n_folds,
                 ("it adds the estimation error of both chain-rule critics' recalibrated offsets (as if independent, "
                  "conservative)",) if conditional else (),
-                offset_refitted=offset_disagreement is not None, tested_zero=p_value is not None),
-            diagnostics=diagnostics, p_value=p_value, ci_df=ci_df,
+                offset_refitted=offset_disagreement is not None, tested_zero=p_value is not None,
+                higher_reading=ci_below > 0),
+            diagnostics=diagnostics, p_value=p_value, ci_df=ci_df, ci_below=ci_below,
             folds=fold_table if n_folds > 1 else None,
         )
 
@@ -977,7 +991,9 @@ class MIEstimator(BaseEstimator):
         Exact in the limit for ratio-identifying objectives (anchor, nce, js, smile, chi2, fdiv,
         nwj). For infonce, dv and mine the values carry an unknown shift (a factor C(y) for
         InfoNCE), so they cannot be compared across different y; a warning says so. With
-        several folds the fold critics' values are averaged.
+        several folds the fold critics' values are averaged. They carry the offsets the estimate
+        reads (for I(X;Y) the refitted ones when those read higher; ``result_.info["offset_reading"]``),
+        so their mean over the held-out pairs (``heldout_pmi_``) is ``result_.mi``.
         """
         x_array, y_array, z_array = self._check_new(x, y, z, min_samples=1)
         if self.log_ratio_offset_ is None:

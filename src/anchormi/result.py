@@ -56,6 +56,9 @@ class MIResult:
         ci_df: degrees of freedom of the interval's Student-t critical value; infinite (the
             normal 1.96) unless a part of the stderr rests on few values, as the between-fold
             spread of cross-fitting does (``anchormi.intervals``).
+        ci_below: how far (nats) the interval reaches below mi - t * stderr: the distance down to
+            the trained-offset reading when the estimate reads the higher, refitted offsets
+            (``anchormi.intervals.offset_reading``); 0 otherwise.
     """
 
     mi: float
@@ -72,6 +75,7 @@ class MIResult:
     folds: pd.DataFrame | None = None
     quantity: str = "I(X;Y)"
     ci_df: float = math.inf
+    ci_below: float = 0.0
 
     @property
     def bits(self) -> float:
@@ -87,13 +91,13 @@ class MIResult:
         """95 % interval (lo, hi) in nats: ``ci_t`` restricted to MI >= 0, reaching 0 whenever the
         independence test (``p_value``) does not reject at 5 % (``anchormi.intervals.confidence_interval``);
         ``ci_method`` says what it covers."""
-        return confidence_interval(self.mi, self.stderr, self.ci_df, self.p_value)
+        return confidence_interval(self.mi, self.stderr, self.ci_df, self.p_value, below=self.ci_below)
 
     @property
     def ci_t(self) -> tuple[float, float]:
         """The plain t interval mi +/- t * stderr in nats, Student's t on ``ci_df`` degrees of
-        freedom (1.96 when infinite); it may reach below 0."""
-        return t_interval(self.mi, self.stderr, self.ci_df)
+        freedom (1.96 when infinite), its lower end ``ci_below`` further down; it may reach below 0."""
+        return t_interval(self.mi, self.stderr, self.ci_df, below=self.ci_below)
 
     @property
     def warnings(self) -> list[str]:
@@ -140,7 +144,8 @@ class MIResult:
         return clean(
             {
                 "mi": self.mi, "bits": self.bits, "stderr": self.stderr, "ci": [lo, hi], "ci_t": list(self.ci_t),
-                "quantity": self.quantity, "ci_method": self.ci_method, "ci_df": self.ci_df, "p_value": self.p_value,
+                "quantity": self.quantity, "ci_method": self.ci_method, "ci_df": self.ci_df, "ci_below": self.ci_below,
+                "p_value": self.p_value,
                 "n_train": self.n_train, "n_test": self.n_test,
                 "objective": self.objective, "readout": self.readout,
                 "diagnostics": {name: {"status": c.status, "message": c.message, "value": c.value} for name, c in self.diagnostics.items()},
