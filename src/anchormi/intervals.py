@@ -49,8 +49,8 @@ around both readings. Chosen on development cells (benchmarks/README.md, "Readin
 offset"): a critic that overfits its training pairs scores held-out joint pairs lower, which the
 trained offset cannot see and the refit on held-out validation pairs corrects (the refitted
 reading was the closer one on digits, Student-t and warped tasks); a refitted reading *below* the
-trained one came from tightly coupled pairs, where joint and shuffled validation pairs barely
-overlap and the logistic fit is weakly identified, and it was the farther one there.
+trained one came from tightly coupled pairs, where the logistic refit rests on the rare pairs that
+score near 0 and the critic is off there, and it was the farther one there.
 
 A fold value may also carry a constant estimated on other data, such as a recalibrated critic
 offset (``anchormi.recalibration``). Its variance v_f adds to that fold mean's variance: to the
