@@ -220,7 +220,8 @@ def test_the_permutation_test_on_a_subset_of_held_out_pairs_stays_valid(monkeypa
     dependent = ami.estimate(x, x + 0.3 * rng.standard_normal((1_000, 2)), max_steps=300, n_permutations=99, progress=False)
     assert dependent.p_value == pytest.approx(1 / 100)
     calibration = dependent.diagnostics["calibration"]
-    assert calibration.status in ("ok", "warn") and math.isfinite(calibration.value)
+    # The check ran on the subset (a value and its tail shape), whether or not it could judge it.
+    assert "Pareto k" in calibration.message and math.isfinite(calibration.value)
 
 
 def test_the_plug_in_read_in_chunks_equals_the_whole_fold_readout(monkeypatch):

@@ -10,7 +10,9 @@ from scipy import stats
 
 import anchormi as ami
 from anchormi.critics import SeparableCritic
-from anchormi.diagnostics import calibration_check, offset_check, permutation_pvalue, permuted_log_ratios
+from anchormi.diagnostics import (
+    calibration_check, offset_check, pareto_tail_shape, permutation_pvalue, permuted_log_ratios, product_pairs,
+)
 from anchormi.intervals import confidence_interval, critical_value, offset_reading, pool_folds, satterthwaite_df, t_interval
 from anchormi.recalibration import logistic_offset
 
@@ -92,6 +94,54 @@ def test_calibration_is_zero_for_the_exact_ratio_and_flags_an_offset():
     assert abs(good.value) < 3 * 0.05 and good.status == "ok"
     shifted = calibration_check(exact + 0.5, n, applicable=True)
     assert shifted.status == "warn" and shifted.value == pytest.approx(good.value + 0.5, abs=1e-9)
+
+
+def test_pareto_tail_shape_recovers_known_shapes_from_one_array_or_blocks():
+    rng = np.random.default_rng(12)
+    size = 100_000
+    tail = int(3 * math.sqrt(size))
+    for shape in (0.2, 0.9):
+        log_weights = np.log1p(stats.genpareto.rvs(shape, size=size, random_state=rng))
+        fitted = pareto_tail_shape(log_weights)
+        # The maximum-likelihood shape's sampling sd is about (1 + k) / sqrt(M) for M tail draws.
+        assert abs(fitted - shape) < 4 * (1 + shape) / math.sqrt(tail), (shape, fitted)
+        # Blocks (one per fold) hold the same weights: the same tail, the same fit.
+        assert pareto_tail_shape(np.array_split(log_weights.reshape(10, -1), 3)) == pytest.approx(fitted)
+    assert math.isnan(pareto_tail_shape(np.zeros(10)))
+
+
+def test_calibration_is_not_judged_where_a_few_shuffled_pairs_carry_the_mean():
+    # The exact ratio at 8 nats (d = 5) on product pairs: r has a heavy tail under p(x)p(y), so
+    # a few pairs carry the mean, whose error is then unknown: the check reports the value and
+    # says why it does not judge it. At 0.3 nats the tail is light and the exact ratio passes.
+    rng = np.random.default_rng(13)
+    n, dim = 4000, 5
+    for mi, heavy in ((8.0, True), (0.3, False)):
+        rho = math.sqrt(1 - math.exp(-2 * mi / dim))
+        x, y_indep = rng.standard_normal((n, dim)), rng.standard_normal((n, dim))
+        exact = gaussian_log_ratio(x, y_indep, rho)[None, :]
+        check = calibration_check(exact, n, applicable=True)
+        assert (pareto_tail_shape(exact) > 0.7) is heavy and ("carry the mean" in check.message) is heavy
+        assert check.status == ("skip" if heavy else "ok") and check.value == pytest.approx(np.log(np.mean(np.exp(exact))))
+
+
+def test_calibration_counts_only_shuffled_pairs_that_are_not_joint_pairs():
+    # 200 random permutations of 2,000 pairs have about 200 fixed points, each a joint pair. At
+    # 6 nats (d = 5) the exact ratio scores those near e^6 and far more than a product pair, so
+    # with them the calibration value is nats above 0; without them it is near 0.
+    rng = np.random.default_rng(14)
+    n, dim, mi, shuffles = 2000, 5, 6.0, 200
+    rho = math.sqrt(1 - math.exp(-2 * mi / dim))
+    x = rng.standard_normal((n, dim))
+    y = rho * x + math.sqrt(1 - rho**2) * rng.standard_normal((n, dim))
+    permutations = torch.stack([torch.randperm(n, generator=torch.Generator().manual_seed(b)) for b in range(shuffles)])
+    permuted = np.stack([gaussian_log_ratio(x, y[perm], rho) for perm in permutations.numpy()])
+    pairs = product_pairs(permuted, permutations)
+    fixed = int((permutations == torch.arange(n)).sum())
+    assert pairs.shape == (shuffles * n - fixed,) and fixed > 100
+    assert np.all(np.isin(pairs, permuted[(permutations != torch.arange(n)).numpy()]))
+    with_fixed, without = (float(np.log(np.mean(np.exp(v)))) for v in (permuted, pairs))
+    assert with_fixed > 0.5 and abs(without) < 0.3, (with_fixed, without)
 
 
 def test_offset_refit_agrees_with_an_exact_ratio_and_flags_a_wrong_offset():

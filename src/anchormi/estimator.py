@@ -32,7 +32,8 @@ from ._validation import (
 from .critics import ACTIVATIONS, CRITICS, FiniteSupportCritic, StackedCritic, make_critic
 from .encoding import fit_encoder
 from .diagnostics import (
-    calibration_check, data_checks, fold_agreement_check, offset_check, permutation_pvalue, permuted_log_ratios, training_checks,
+    calibration_check, data_checks, fold_agreement_check, offset_check, permutation_pvalue, permuted_log_ratios, product_pairs,
+    training_checks,
 )
 from .intervals import CI_CLIPPED, describe_interval, offset_reading, pool_folds, satterthwaite_df
 from .objectives.bounds import SMILE_TAU
@@ -734,7 +735,10 @@ class MIEstimator(BaseEstimator):
                 if permutations is not None:
                     x_permuted, y_permuted = _tensors(term_fold.scalers, x[rows[:n_permuted]], second[rows[:n_permuted]], device)
                     permuted = permuted_log_ratios(term_fold.critic, x_permuted, y_permuted, term_offset, permutations)
-                    shuffled[term_index].append(permuted)
+                    # The calibration identity holds for pairs of p(x)p(y) only: a permutation's
+                    # fixed points (about one each) are joint pairs, and at high MI those few
+                    # carry the whole mean (anchormi.diagnostics). The test keeps every pair.
+                    shuffled[term_index].append(product_pairs(permuted, permutations))
                     if not conditional:
                         observed_sum += float(pointwise[:n_permuted].sum())
                         sums = permuted.sum(axis=1)

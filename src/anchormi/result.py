@@ -16,7 +16,8 @@ NATS_PER_BIT = math.log(2.0)
 
 @dataclass(frozen=True)
 class Check:
-    """One named diagnostic: ``status`` is "ok" or "warn", ``message`` one line saying why.
+    """One named diagnostic: ``status`` is "ok", "warn" or "skip" (not applicable, or not
+    checkable on these data), ``message`` one line saying why.
 
     ``value`` is the measured quantity (nats where it is an information quantity), or NaN.
     """
