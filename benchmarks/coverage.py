@@ -235,6 +235,7 @@ def run_cell(cell: dict[str, Any], params: dict[str, Any], cells_dir: str) -> di
             "offset_disagreement_stderr": _finite(result.info.get("offset_disagreement_stderr")),
             "estimate_trained_offset": _finite(result.info.get("estimate_trained_offset", result.mi)),
             "check_values": {name: _finite(check.value) for name, check in result.diagnostics.items()},
+            "check_status": {name: check.status for name, check in result.diagnostics.items()},
             "params": {name: repr(value) for name, value in sorted(params.items())},
             "code": code,
         }
@@ -355,6 +356,20 @@ def readings_table(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
             row[f"{reading}: mean |rel|"] = _mean(rel.abs())
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def diagnostics_table(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """How often each diagnostic said ok, warn or skip, by family (cells that stored
+    ``check_status``; empty otherwise). One row per family and check, with the cells that warned."""
+    rows = []
+    for record in records:
+        for name, status in (record.get("check_status") or {}).items():
+            rows.append({"family": record["family"], "check": name, "status": status, "key": record["key"]})
+    if not rows:
+        return pd.DataFrame()
+    frame = pd.DataFrame(rows)
+    table = frame.pivot_table(index=["check", "family"], columns="status", values="key", aggfunc="count", fill_value=0)
+    return table.reset_index().rename_axis(columns=None)
 
 
 def overall_lines(overall: dict[str, Any]) -> list[str]:
@@ -555,6 +570,9 @@ def write_report(records: list[dict[str, Any]], folder: Path, command: str, para
                   "Relative errors of the estimate and of readings computed from the stored offset "
                   "disagreement and calibration value (`readings_table`); nothing was rerun.", "",
                   markdown_table(readings.round(3)), ""]
+    checks = diagnostics_table(records)
+    if not checks.empty:
+        lines += ["## Diagnostics", "", "Cells per check and status (`result.diagnostics`).", "", markdown_table(checks), ""]
     if records:
         frame = pd.DataFrame(records).astype({"estimate": float, "truth": float, "level": float})
         frame["covered"] = frame["covered"].astype(bool)
@@ -569,6 +587,9 @@ def write_report(records: list[dict[str, Any]], folder: Path, command: str, para
         if "check_values" in cells:  # one column per diagnostic value, e.g. check_calibration
             values = pd.DataFrame([v if isinstance(v, dict) else {} for v in cells.pop("check_values")], index=cells.index)
             cells = cells.join(values.add_prefix("check_"))
+        if "check_status" in cells:  # and its status, e.g. status_calibration
+            statuses = pd.DataFrame([v if isinstance(v, dict) else {} for v in cells.pop("check_status")], index=cells.index)
+            cells = cells.join(statuses.add_prefix("status_"))
         atomic_write_table(folder / "cells.csv", cells)
     text = "\n".join(lines)
     atomic_write_text(folder / "summary.md", text)

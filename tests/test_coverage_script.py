@@ -148,7 +148,12 @@ def test_quick_run_writes_cells_and_a_rerun_skips_them(tmp_path):
     summary = (folder / "summary.md").read_text()
     assert "benchmarks/coverage.py --quick --n 400" in summary.split("## ")[0]
     assert f"Code: {code_version()} (6 cells)." in summary  # cells record the code that ran them
-    assert "check_calibration" in (folder / "cells.csv").read_text().splitlines()[0]
+    header = (folder / "cells.csv").read_text().splitlines()[0]
+    assert "check_calibration" in header and "status_calibration" in header
+    # The summary counts each check's statuses over the cells.
+    assert cell["check_status"]["calibration"] in ("ok", "warn", "skip")
+    counted = summary.split("## Diagnostics")[1].split("##")[0]
+    assert "| calibration |" in counted and "| divergence |" in counted
     modified = {path.name: path.stat().st_mtime_ns for path in cells}
 
     second = run_quick(tmp_path)

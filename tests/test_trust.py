@@ -123,6 +123,14 @@ def test_calibration_is_not_judged_where_a_few_shuffled_pairs_carry_the_mean():
         check = calibration_check(exact, n, applicable=True)
         assert (pareto_tail_shape(exact) > 0.7) is heavy and ("carry the mean" in check.message) is heavy
         assert check.status == ("skip" if heavy else "ok") and check.value == pytest.approx(np.log(np.mean(np.exp(exact))))
+    # A critic 5 nats too high is called off whatever its tails: a calibrated ratio's mean
+    # exceeds e^4.6 = 100 with probability below 1 % (Markov's inequality).
+    for mi in (8.0, 0.3):
+        rho = math.sqrt(1 - math.exp(-2 * mi / dim))
+        x, y_indep = rng.standard_normal((n, dim)), rng.standard_normal((n, dim))
+        high = gaussian_log_ratio(x, y_indep, rho)[None, :] + 5.0
+        check = calibration_check(high, n, applicable=True)
+        assert check.status == "warn" and "Markov" in check.message and check.value > math.log(100), (mi, check.message)
 
 
 def test_calibration_counts_only_shuffled_pairs_that_are_not_joint_pairs():

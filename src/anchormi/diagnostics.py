@@ -13,7 +13,11 @@
   Gabry, "Pareto smoothed importance sampling", JMLR 2024), in either direction: for exact
   ratios the delta-method stderr was ±1.7 to ±4.9 nats at 8-10 nats where the values lay within
   ±0.6, and on 4,000 product pairs at 8 nats it was small enough to flag 7 of 40 exact ratios.
-  So above 0.7 the check reports the value and does not judge it ("skip").
+  So above 0.7 the delta-method test is not used. One test needs no variance at all: the mean
+  of nonnegative weights whose expectation is 1 exceeds t with probability at most 1/t
+  (Markov's inequality, which holds for the dependent pairs of a permutation too), so a value
+  above log(1 / MARKOV_LEVEL) = 4.6 nats warns whatever the tails. A heavy tail with a smaller
+  value is reported and not judged ("skip").
 - **Offset agreement.** The anchor's trained offset and the offset refitted on validation pairs
   by balanced logistic regression (``anchormi.recalibration``) are both exact for the true log
   ratio; when they differ by more than their sampling error, the critic is not that ratio.
@@ -71,6 +75,8 @@ def product_pairs(permuted: np.ndarray, permutations: torch.Tensor | np.ndarray)
 # Above this Pareto shape a mean of importance weights has no usable sampling error (PSIS's
 # threshold for large samples; Vehtari et al. 2024, section 3).
 PARETO_K_LIMIT = 0.7
+# A calibrated ratio's shuffled-pair mean exceeds 1 / MARKOV_LEVEL with at most this probability.
+MARKOV_LEVEL = 0.01
 
 
 def pareto_tail_shape(log_weights: np.ndarray | Sequence[np.ndarray]) -> float:
@@ -104,8 +110,9 @@ def pareto_tail_shape(log_weights: np.ndarray | Sequence[np.ndarray]) -> float:
 
 def calibration_check(shuffled: np.ndarray | Sequence[np.ndarray], n_pairs: int, applicable: bool) -> Check:
     """log mean exp of shuffled-pair log ratios (0 for a true log ratio) with its delta-method
-    stderr, judged only when the weights' Pareto tail shape is at most PARETO_K_LIMIT; above it
-    the status is "skip" and the message says why (module docstring).
+    stderr. It warns above log(1 / MARKOV_LEVEL) nats whatever the tails, or beyond 3 stderrs
+    when the weights' Pareto tail shape is at most PARETO_K_LIMIT; otherwise a heavy tail gives
+    "skip" and the message says why (module docstring).
 
     Shape: shuffled (B, n) nats, or a list of such blocks of any shape (one per fold, read one at
     a time so that large data need no concatenated copy), holding pairs of p(x)p(y) only (no
@@ -128,12 +135,16 @@ def calibration_check(shuffled: np.ndarray | Sequence[np.ndarray], n_pairs: int,
     stderr = float(math.sqrt(variance) / (mean * math.sqrt(n_pairs)))
     shape = pareto_tail_shape(blocks)
     message = f"log E_p(x)p(y)[r] = {value:+.3f} ± {stderr:.3f} nats (0 for a calibrated ratio; Pareto k {shape:.2f})"
+    consequence = "; the critic's offset or tails are off, so the estimate may be biased."
+    limit = math.log(1 / MARKOV_LEVEL)
+    if value > limit:
+        return Check("calibration", "warn", message + f": a calibrated ratio exceeds {limit:.1f} nats with probability below "
+                     f"{MARKOV_LEVEL:.0%} whatever its tails (Markov)" + consequence, value)
     if shape > PARETO_K_LIMIT:
         return Check("calibration", "skip", message + f": a few shuffled pairs carry the mean (k > {PARETO_K_LIMIT}), as they do "
-                     "for an exact ratio at high MI, so its error is unknown and it is not judged.", value)
-    # Noise at high MI is real (rare pairs dominate), so only a value well outside it warns.
+                     f"for an exact ratio at high MI, so below {limit:.1f} nats it is not judged.", value)
     if abs(value) > 0.1 and abs(value) > 3 * stderr:
-        return Check("calibration", "warn", message + "; the critic's offset or tails are off, so the estimate may be biased.", value)
+        return Check("calibration", "warn", message + consequence, value)
     return Check("calibration", "ok", message, value)
 
 
