@@ -475,3 +475,31 @@ def test_code_versions_are_counted_and_a_mixed_folder_is_called_so():
     # A results table column holds NaN, not None, for cells from before the field.
     assert describe_code_versions(pd.Series(["0.2+abc", float("nan")])) == (
         "Code: 0.2+abc (1 cells), unrecorded (1 cells); mixed: these rows come from different code.")
+
+
+def test_the_source_commit_ignores_commits_outside_the_folder(tmp_path):
+    import subprocess
+
+    from anchormi.bench.provenance import source_commit
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(tmp_path), *args], capture_output=True, text=True, check=True).stdout.strip()
+
+    git("init", "-q")
+    git("config", "user.email", "t@example.org")
+    git("config", "user.name", "t")
+    package = tmp_path / "pkg"
+    package.mkdir()
+    assert source_commit(package) is None  # nothing tracked yet
+    (package / "code.py").write_text("x = 1\n")
+    git("add", "-A")
+    git("commit", "-qm", "code")
+    code_commit = git("rev-parse", "--short", "HEAD")
+    (tmp_path / "README.md").write_text("docs\n")
+    git("add", "-A")
+    git("commit", "-qm", "docs")
+    # A docs commit moves HEAD but not the source's version; an edit there marks it dirty.
+    assert git("rev-parse", "--short", "HEAD") != code_commit
+    assert source_commit(package) == code_commit
+    (package / "code.py").write_text("x = 2\n")
+    assert source_commit(package) == code_commit + ".dirty"

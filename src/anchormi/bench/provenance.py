@@ -15,29 +15,40 @@ from typing import Any
 import pandas as pd
 
 
-@functools.lru_cache(maxsize=1)
-def code_version() -> str:
-    """anchormi's version, plus the git commit of its source when it runs from a checkout
-    (``0.1.0+a4b6aa4``, with ``.dirty`` when the package's files have uncommitted changes).
-
-    Cached results (coverage cells, conditional rows) record it, so a reader can tell which code
-    produced a row after a change; an installed package without git reports the version alone.
+def source_commit(folder: Path) -> str | None:
+    """The short hash of the last commit that changed anything under ``folder``, with ``.dirty``
+    when files there have uncommitted changes; None when ``folder`` is not tracked by git (an
+    installed package). Commits elsewhere in the repository (docs, benchmarks) do not change it.
     """
-    import anchormi
-
-    package = Path(anchormi.__file__).resolve().parent
 
     def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(package), *args], capture_output=True, text=True,
+        return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True,
                               timeout=10, check=True).stdout.strip()
 
     try:
-        git("ls-files", "--error-unmatch", "__init__.py")  # tracked here: not a copy inside some other repo
-        commit = git("rev-parse", "--short", "HEAD")
+        if not git("ls-files", "--", "."):  # nothing tracked here: not a checkout of this folder
+            return None
+        commit = git("log", "-1", "--format=%h", "--", ".") or git("rev-parse", "--short", "HEAD")
         dirty = bool(git("status", "--porcelain", "--", "."))
     except (OSError, subprocess.SubprocessError):
-        return anchormi.__version__
-    return f"{anchormi.__version__}+{commit}{'.dirty' if dirty else ''}"
+        return None
+    return f"{commit}{'.dirty' if dirty else ''}"
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """anchormi's version, plus the last commit of its source when it runs from a checkout
+    (``0.1.0+a4b6aa4``, with ``.dirty`` when the package's files have uncommitted changes;
+    :func:`source_commit`).
+
+    Cached results (coverage cells, conditional rows, sweep cells) record it, so a reader can tell
+    which code produced a row after a change, and a commit that touches only docs leaves it
+    unchanged; an installed package without git reports the version alone.
+    """
+    import anchormi
+
+    commit = source_commit(Path(anchormi.__file__).resolve().parent)
+    return anchormi.__version__ if commit is None else f"{anchormi.__version__}+{commit}"
 
 
 def describe_code_versions(versions: Any) -> str:
