@@ -5,7 +5,7 @@
   the critic's offset or tails are off. Only a ratio estimator has this identity; bounds do not.
   Only pairs with y_pi(i) != y_i count: a random permutation has about one fixed point, a joint
   pair, and at high MI the few fixed points of 200 permutations would carry the whole mean (the
-  exact Gaussian ratio at d = 20 and 8 nats reads +4.5 to +6.6 nats with them and -0.2 to +0.2
+  exact Gaussian ratio at d = 20 and 8 nats reads +4.5 to +6.6 nats with them and -0.2 to +0.24
   without; ``benchmarks/calibration_tails.py``). The mean is an importance-sampling estimate
   with weights exp(l), and under p(x)p(y) the ratio has a heavy tail once the coupling is
   tight, so even then a few pairs can carry it. The Pareto shape k of the weights' tail says
