@@ -139,7 +139,8 @@ def calibration_check(shuffled: np.ndarray | Sequence[np.ndarray], n_pairs: int,
     limit = math.log(1 / MARKOV_LEVEL)
     if value > limit:
         return Check("calibration", "warn", message + f": a calibrated ratio exceeds {limit:.1f} nats with probability below "
-                     f"{MARKOV_LEVEL:.0%} whatever its tails (Markov)" + consequence, value)
+                     f"{MARKOV_LEVEL:.0%} whatever its tails (Markov). The critic over-scores some pairs of independent x "
+                     "and y, so its pointwise values there are unreliable and the estimate may be biased.", value)
     if shape > PARETO_K_LIMIT:
         return Check("calibration", "skip", message + f": a few shuffled pairs carry the mean (k > {PARETO_K_LIMIT}), as they do "
                      f"for an exact ratio at high MI, so below {limit:.1f} nats it is not judged.", value)
