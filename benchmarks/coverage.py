@@ -584,12 +584,11 @@ def write_report(records: list[dict[str, Any]], folder: Path, command: str, para
         for column in ("warnings", "python_warnings"):
             if column in cells:
                 cells[column] = cells[column].map(lambda v: ";".join(v) if isinstance(v, list) else v)
-        if "check_values" in cells:  # one column per diagnostic value, e.g. check_calibration
-            values = pd.DataFrame([v if isinstance(v, dict) else {} for v in cells.pop("check_values")], index=cells.index)
-            cells = cells.join(values.add_prefix("check_"))
-        if "check_status" in cells:  # and its status, e.g. status_calibration
-            statuses = pd.DataFrame([v if isinstance(v, dict) else {} for v in cells.pop("check_status")], index=cells.index)
-            cells = cells.join(statuses.add_prefix("status_"))
+        # One column per diagnostic value and status, e.g. check_calibration and status_calibration.
+        for field, prefix in (("check_values", "check_"), ("check_status", "status_")):
+            if field in cells:
+                spread = pd.DataFrame([v if isinstance(v, dict) else {} for v in cells.pop(field)], index=cells.index)
+                cells = cells.join(spread.add_prefix(prefix))
         atomic_write_table(folder / "cells.csv", cells)
     text = "\n".join(lines)
     atomic_write_text(folder / "summary.md", text)

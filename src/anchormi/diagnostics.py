@@ -108,6 +108,24 @@ def pareto_tail_shape(log_weights: np.ndarray | Sequence[np.ndarray]) -> float:
     return float(shape)
 
 
+def log_mean_exp(log_weights: np.ndarray | Sequence[np.ndarray], n_pairs: int) -> tuple[float, float]:
+    """(log mean exp(log_weights), its delta-method stderr sd(w) / (mean(w) sqrt(n_pairs))), w the
+    weights. ``log_weights``: one array or a list of blocks (any shapes; read one at a time, so
+    large data need no concatenated copy); ``n_pairs``: the number of distinct pairs behind them,
+    which sets the stderr when permutations reuse the same x and y."""
+    blocks = [log_weights] if isinstance(log_weights, np.ndarray) else list(log_weights)
+    peak = max(float(block.max()) for block in blocks)
+    count, total, total_squared = 0, 0.0, 0.0
+    for block in blocks:
+        weights = np.exp(block - peak)
+        count += weights.size
+        total += float(weights.sum())
+        total_squared += float(np.square(weights, out=weights).sum())
+    mean = total / count
+    variance = max(total_squared - count * mean * mean, 0.0) / (count - 1)
+    return float(peak + np.log(mean)), float(math.sqrt(variance) / (mean * math.sqrt(n_pairs)))
+
+
 def calibration_check(shuffled: np.ndarray | Sequence[np.ndarray], n_pairs: int, applicable: bool) -> Check:
     """log mean exp of shuffled-pair log ratios (0 for a true log ratio) with its delta-method
     stderr. It warns above log(1 / MARKOV_LEVEL) nats whatever the tails, or beyond 3 stderrs
@@ -122,17 +140,7 @@ def calibration_check(shuffled: np.ndarray | Sequence[np.ndarray], n_pairs: int,
     if not applicable:
         return Check("calibration", "skip", "this objective identifies log r only up to C(y) or a constant; no calibration identity.")
     blocks = [shuffled] if isinstance(shuffled, np.ndarray) else list(shuffled)
-    peak = max(float(block.max()) for block in blocks)
-    count, total, total_squared = 0, 0.0, 0.0
-    for block in blocks:
-        weights = np.exp(block - peak)
-        count += weights.size
-        total += float(weights.sum())
-        total_squared += float(np.square(weights, out=weights).sum())
-    mean = total / count
-    variance = max(total_squared - count * mean * mean, 0.0) / (count - 1)
-    value = float(peak + np.log(mean))
-    stderr = float(math.sqrt(variance) / (mean * math.sqrt(n_pairs)))
+    value, stderr = log_mean_exp(blocks, n_pairs)
     shape = pareto_tail_shape(blocks)
     message = f"log E_p(x)p(y)[r] = {value:+.3f} ± {stderr:.3f} nats (0 for a calibrated ratio; Pareto k {shape:.2f})"
     consequence = "; the critic's offset or tails are off, so the estimate may be biased."

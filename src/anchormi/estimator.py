@@ -781,6 +781,7 @@ class MIEstimator(BaseEstimator):
         # I(X;Y) reads the higher of the trained and refitted offsets (anchormi.intervals.offset_reading);
         # conditional MI applies the refitted ones already.
         mi, ci_below = (pooled.estimate, 0.0) if conditional else offset_reading(pooled.estimate, offset_disagreement)
+        reads_refitted = conditional or ci_below > 0
         n_test_total = int(test_sizes.sum())
         n_used = n_test_total if readout == "plugin" else int(sum(v.size for v in values) * batch_size)
         outcomes = [fold.outcome for _, fits, _ in terms for fold in fits]
@@ -792,7 +793,7 @@ class MIEstimator(BaseEstimator):
                 check = calibration_check(shuffled[term_index], n_permuted_total, ratio_readout)
                 checks.append(dataclasses.replace(check, name=name, message=(f"critic of X;Z: {check.message}" if term_index else check.message)))
         checks.append(fold_agreement_check(pooled.fold_means, pooled.fold_stderrs, pooled.estimate))
-        checks.append(offset_check(offset_disagreement, pooled.stderr, mi, applied=conditional or ci_below > 0))
+        checks.append(offset_check(offset_disagreement, pooled.stderr, mi, applied=reads_refitted))
         tuple_size = resolve_k(batch_size, resolved["loss_params"].get("nu", 0.0), resolved["loss_params"].get("k")) if readout == "infonce" else batch_size
         checks += data_checks(x.shape[0], n_used, dim_total, mi, readout, tuple_size)
         for check in checks:
@@ -830,7 +831,7 @@ class MIEstimator(BaseEstimator):
                 **({"offset_disagreement": offset_disagreement, "offset_disagreement_stderr": offset_disagreement_stderr,
                     "stderr_sampling_and_folds": pooled.stderr,
                     "ci_df_sampling_and_folds": pooled.df, "estimate_trained_offset": pooled.estimate,
-                    "offset_reading": "refitted" if conditional or ci_below > 0 else "trained"}
+                    "offset_reading": "refitted" if reads_refitted else "trained"}
                    if offset_disagreement is not None else {}),
             },
             ci_method=describe_interval(
