@@ -56,6 +56,11 @@ CONFIGS = {
     # The separable critic before the linear shortcut and the dimension-dependent embedding.
     "plain_e32": {"shortcut": False, "embed_dim": 32},
     "shortcut_all": {"shortcut": True},
+    # Weight averaging (exponential moving average of the critic's weights), measured, not adopted.
+    "ema999": {"weight_average": 0.999},
+    "ema995": {"weight_average": 0.995},
+    "steps3000": {"max_steps": 3_000},
+    "ema999_steps3000": {"weight_average": 0.999, "max_steps": 3_000},
     # Other ways of pinning the critic's offset (heavy-tail probe).
     "nce": {"method": "nce"},
     "nu1": {"nu": 1.0},

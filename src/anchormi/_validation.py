@@ -140,6 +140,7 @@ nonnegative_int = Constraint(lambda v: _is_integer(v) and v >= 0, "an integer >=
 positive_real = Constraint(lambda v: _is_real(v) and v > 0, "a finite number > 0")
 nonnegative_real = Constraint(lambda v: _is_real(v) and v >= 0, "a finite number >= 0")
 fraction = Constraint(lambda v: _is_real(v) and 0 < v < 1, "a number strictly between 0 and 1")
+decay_rate = Constraint(lambda v: _is_real(v) and 0 <= v < 1, "a number in [0, 1)")
 boolean = Constraint(lambda v: isinstance(v, (bool, np.bool_)), "True or False")
 
 

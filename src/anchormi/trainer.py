@@ -57,6 +57,11 @@ class TrainConfig:
     lr_decay: float = 0.5
     max_decays: int = 4
     reset_optimizer_on_decay: bool = False
+    # Exponential moving average of the weights (``train_with_validation`` only): 0 is off; a
+    # decay d < 1 evaluates, checkpoints and returns the average instead of the last iterate.
+    # Early steps use min(d, (1 + t) / (10 + t)), t steps since the average (re)started, so the
+    # random initialisation is forgotten quickly; an lr decay restarts it at the best checkpoint.
+    average: float = 0.0
 
 
 @dataclass
@@ -199,13 +204,29 @@ def train_with_validation(
             records.append(row if val_loss.size == 1 else {**row, "fold": member})
         return val_loss
 
+    tensors = [t for t in _unique_tensors(critic) if t.is_floating_point()]
+    averaged = [t.detach().clone() for t in tensors] if config.average > 0 else None
+
+    def evaluate_averaged(step: int, train_loss: np.ndarray | float) -> np.ndarray:
+        """Evaluate with the averaged weights swapped in, then put the live ones back."""
+        if averaged is None:
+            return run_evaluation(step, train_loss)
+        live = [t.detach().clone() for t in tensors]
+        with torch.no_grad():
+            torch._foreach_copy_(tensors, averaged)
+        try:
+            return run_evaluation(step, train_loss)
+        finally:
+            with torch.no_grad():
+                torch._foreach_copy_(tensors, live)
+
     best_losses = run_evaluation(0, math.nan)
     n_members = best_losses.size
     best_steps = np.zeros(n_members, dtype=int)
     best_state = copy.deepcopy(critic.state_dict())
     diverged, stop_reason, step = False, "max_steps", 0
     running = torch.zeros(())  # summed on the device: no host synchronisation per step
-    running_count, last_change, decays = 0, 0, 0
+    running_count, last_change, decays, averaged_from = 0, 0, 0, 0
 
     bar = tqdm(total=config.max_steps, disable=not config.progress, desc=config.label, leave=False)
     critic.train()
@@ -216,10 +237,14 @@ def train_with_validation(
             break
         running = running.to(loss.device) + loss.detach()
         running_count += 1
+        if averaged is not None:
+            with torch.no_grad():
+                since = step - averaged_from
+                torch._foreach_lerp_(averaged, [t.detach() for t in tensors], 1.0 - min(config.average, (1 + since) / (10 + since)))
         bar.update(1)
         if step % config.eval_every and step != config.max_steps:
             continue
-        val_losses = run_evaluation(step, running.cpu().numpy() / running_count)
+        val_losses = evaluate_averaged(step, running.cpu().numpy() / running_count)
         running, running_count = torch.zeros(()), 0
         if not np.isfinite(val_losses).all():
             diverged, stop_reason = True, f"non-finite held-out loss ({val_losses.tolist()}) at step {step}"
@@ -227,7 +252,7 @@ def train_with_validation(
         improved = val_losses < best_losses
         if improved.any():
             best_losses, best_steps, last_change = np.where(improved, val_losses, best_losses), np.where(improved, step, best_steps), step
-            _keep_improved(best_state, critic.state_dict(), improved)
+            _keep_improved(best_state, _averaged_state(critic, tensors, averaged), improved)
         bar.set_postfix(estimate=f"{records[-1]['val_estimate']:.3f}", best_step=int(best_steps.max()))
         if step - last_change >= config.patience:
             if decays >= config.max_decays:
@@ -235,6 +260,8 @@ def train_with_validation(
                 break
             # Overfitting or noise: go back to the best weights and continue with a smaller step.
             critic.load_state_dict(best_state)
+            if averaged is not None:
+                averaged, averaged_from = [t.detach().clone() for t in tensors], step
             if config.reset_optimizer_on_decay:
                 optimizer.state.clear()
             decays += 1
@@ -253,6 +280,14 @@ def train_with_validation(
         history_frame(records), int(best_steps.max()), float(best_losses.sum()), step, diverged, stop_reason, any(members_improving),
         best_steps=best_steps.tolist(), members_improving=members_improving,
     )
+
+
+def _averaged_state(critic: torch.nn.Module, tensors: list[torch.Tensor], averaged: list[torch.Tensor] | None) -> dict:
+    """The critic's state dict, with the averaged weights in place of the live ones when averaging."""
+    if averaged is None:
+        return critic.state_dict()
+    swap = {t.data_ptr(): a for t, a in zip(tensors, averaged)}
+    return {name: swap.get(t.data_ptr(), t) for name, t in critic.state_dict().items()}
 
 
 def _keep_improved(best_state: dict[str, torch.Tensor], current: dict[str, torch.Tensor], improved: np.ndarray) -> None:
