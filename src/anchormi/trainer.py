@@ -17,11 +17,12 @@ always finite.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -204,21 +205,9 @@ def train_with_validation(
             records.append(row if val_loss.size == 1 else {**row, "fold": member})
         return val_loss
 
-    tensors = [t for t in _unique_tensors(critic) if t.is_floating_point()]
-    averaged = [t.detach().clone() for t in tensors] if config.average > 0 else None
-
-    def evaluate_averaged(step: int, train_loss: np.ndarray | float) -> np.ndarray:
-        """Evaluate with the averaged weights swapped in, then put the live ones back."""
-        if averaged is None:
-            return run_evaluation(step, train_loss)
-        live = [t.detach().clone() for t in tensors]
-        with torch.no_grad():
-            torch._foreach_copy_(tensors, averaged)
-        try:
-            return run_evaluation(step, train_loss)
-        finally:
-            with torch.no_grad():
-                torch._foreach_copy_(tensors, live)
+    # Detached views of the live weights (the optimiser updates them in place) and their average.
+    tensors = [t.detach() for t in _unique_tensors(critic) if t.is_floating_point()]
+    averaged = [t.clone() for t in tensors] if config.average > 0 else None
 
     best_losses = run_evaluation(0, math.nan)
     n_members = best_losses.size
@@ -238,21 +227,22 @@ def train_with_validation(
         running = running.to(loss.device) + loss.detach()
         running_count += 1
         if averaged is not None:
-            with torch.no_grad():
-                since = step - averaged_from
-                torch._foreach_lerp_(averaged, [t.detach() for t in tensors], 1.0 - min(config.average, (1 + since) / (10 + since)))
+            since = step - averaged_from
+            torch._foreach_lerp_(averaged, tensors, 1.0 - min(config.average, (1 + since) / (10 + since)))
         bar.update(1)
         if step % config.eval_every and step != config.max_steps:
             continue
-        val_losses = evaluate_averaged(step, running.cpu().numpy() / running_count)
-        running, running_count = torch.zeros(()), 0
-        if not np.isfinite(val_losses).all():
-            diverged, stop_reason = True, f"non-finite held-out loss ({val_losses.tolist()}) at step {step}"
-            break
-        improved = val_losses < best_losses
-        if improved.any():
-            best_losses, best_steps, last_change = np.where(improved, val_losses, best_losses), np.where(improved, step, best_steps), step
-            _keep_improved(best_state, _averaged_state(critic, tensors, averaged), improved)
+        # When averaging, the averaged weights are the ones scored and kept as checkpoints.
+        with _swapped_in(tensors, averaged):
+            val_losses = run_evaluation(step, running.cpu().numpy() / running_count)
+            running, running_count = torch.zeros(()), 0
+            if not np.isfinite(val_losses).all():
+                diverged, stop_reason = True, f"non-finite held-out loss ({val_losses.tolist()}) at step {step}"
+                break
+            improved = val_losses < best_losses
+            if improved.any():
+                best_losses, best_steps, last_change = np.where(improved, val_losses, best_losses), np.where(improved, step, best_steps), step
+                _keep_improved(best_state, critic.state_dict(), improved)
         bar.set_postfix(estimate=f"{records[-1]['val_estimate']:.3f}", best_step=int(best_steps.max()))
         if step - last_change >= config.patience:
             if decays >= config.max_decays:
@@ -261,7 +251,8 @@ def train_with_validation(
             # Overfitting or noise: go back to the best weights and continue with a smaller step.
             critic.load_state_dict(best_state)
             if averaged is not None:
-                averaged, averaged_from = [t.detach().clone() for t in tensors], step
+                torch._foreach_copy_(averaged, tensors)
+                averaged_from = step
             if config.reset_optimizer_on_decay:
                 optimizer.state.clear()
             decays += 1
@@ -282,12 +273,19 @@ def train_with_validation(
     )
 
 
-def _averaged_state(critic: torch.nn.Module, tensors: list[torch.Tensor], averaged: list[torch.Tensor] | None) -> dict:
-    """The critic's state dict, with the averaged weights in place of the live ones when averaging."""
-    if averaged is None:
-        return critic.state_dict()
-    swap = {t.data_ptr(): a for t, a in zip(tensors, averaged)}
-    return {name: swap.get(t.data_ptr(), t) for name, t in critic.state_dict().items()}
+@contextlib.contextmanager
+def _swapped_in(tensors: list[torch.Tensor], replacement: list[torch.Tensor] | None) -> Iterator[None]:
+    """Hold ``replacement``'s values in ``tensors`` (detached weights) for the block, then put the
+    originals back; nothing happens when ``replacement`` is None."""
+    if replacement is None:
+        yield
+        return
+    originals = [t.clone() for t in tensors]
+    torch._foreach_copy_(tensors, replacement)
+    try:
+        yield
+    finally:
+        torch._foreach_copy_(tensors, originals)
 
 
 def _keep_improved(best_state: dict[str, torch.Tensor], current: dict[str, torch.Tensor], improved: np.ndarray) -> None:
