@@ -44,7 +44,7 @@ from .readouts import (
 )
 from .recalibration import critic_offset
 from .result import MIResult
-from .runtime import auto_threads, progress_default, resolve_device, thread_limit
+from .runtime import ThreadGovernor, progress_default, resolve_device, thread_policy
 from .trainer import TrainConfig, TrainOutcome, epoch_batches, train_streaming, train_with_validation
 
 # Loss hyperparameters exposed as constructor arguments; each objective accepts the subset in
@@ -179,9 +179,12 @@ class MIEstimator(BaseEstimator):
             spread between independently trained critics (``result.ci_method``).
         n_permutations: permutations of the held-out y for ``result.p_value`` (a test of
             X independent of Y with the trained critics fixed) and the calibration check; 0 skips both.
-        n_threads: torch threads during ``fit``; None picks by the work per step: one thread for
-            the default critic (never catastrophic on a shared machine), the free cores for large
-            critics (``anchormi.runtime.auto_threads``). The caller's setting is restored after.
+        n_threads: torch threads during ``fit``; None measures: training starts on one thread
+            (never catastrophic on a shared machine) and moves to more, up to the caller's own
+            count, only while its timed steps show them faster, back to one within a few steps
+            when another process takes a core (``anchormi.runtime.ThreadGovernor``;
+            ``result_.info["thread_steps"]`` counts the steps at each). The caller's setting is
+            restored after.
         seed: the same seed on the same machine gives the same estimate.
         device: "auto" (CUDA when present), "cpu", "cuda", ...
         progress: show a progress bar; None shows one only at an interactive terminal.
@@ -450,22 +453,22 @@ class MIEstimator(BaseEstimator):
         if dist is not None:
             device = dist.device
         dim_x, dim_y = x_array.shape[1], y_array.shape[1]
-        critic_probe = self._build_critic(dim_x, dim_y, device)
-        dim_second = dim_y + (0 if z_array is None else z_array.shape[1])
-        n_threads = self.n_threads or auto_threads(len(splits) * _flops_per_step(critic_probe, batch_size, dim_x, dim_second))
-        del critic_probe
-        with thread_limit(n_threads if device.type == "cpu" else None):
+        with thread_policy(self.n_threads, device, adaptive=dist is None) as threads:
             sides = _finite_support_sides(encoders)
             if z_array is None:
-                terms = [(1.0, self._fit_folds(splits, x_array, y_array, resolved, batch_size, device, sides[0], dist=dist), y_array)]
+                terms = [(1.0, self._fit_folds(splits, x_array, y_array, resolved, batch_size, device, sides[0], dist=dist,
+                                               threads=threads), y_array)]
             else:
                 yz_array = np.hstack([y_array, z_array])
                 # Each term's critics get their offset recalibrated on validation pairs, so that the
                 # two differ by the ratio only, not by offsets trained independently.
-                terms = [(1.0, self._fit_folds(splits, x_array, yz_array, resolved, batch_size, device, sides[0], recalibrate=True), yz_array),
-                         (-1.0, self._fit_folds(splits, x_array, z_array, resolved, batch_size, device, sides[1], recalibrate=True), z_array)]
+                terms = [(1.0, self._fit_folds(splits, x_array, yz_array, resolved, batch_size, device, sides[0], recalibrate=True,
+                                               threads=threads), yz_array),
+                         (-1.0, self._fit_folds(splits, x_array, z_array, resolved, batch_size, device, sides[1], recalibrate=True,
+                                                threads=threads), z_array)]
             dim_total = x_array.shape[1] + y_array.shape[1] + (0 if z_array is None else z_array.shape[1])
             heldout_pmi, result = self._crossfit_result(terms, x_array, dim_total, resolved, batch_size, device, dist=dist)
+            n_threads, thread_steps = _threads_used(threads)
         fold_fits = terms[0][1]
 
         # Fitted state, written only now that data and parameters have passed every check.
@@ -496,7 +499,7 @@ class MIEstimator(BaseEstimator):
         self.n_train_ = result.n_train
         self.diverged_ = bool(result.info["diverged"])
         self.best_step_, self.stop_reason_ = result.info["best_step"], result.info["stop_reason"]
-        result.info.update(seconds=time.perf_counter() - started, n_threads=n_threads, finite_support=sides[0],
+        result.info.update(seconds=time.perf_counter() - started, n_threads=n_threads, thread_steps=thread_steps, finite_support=sides[0],
                            large_data=shared_maps is not None)
         if dist is not None:
             result.info["world_size"] = dist.world_size
@@ -564,7 +567,7 @@ class MIEstimator(BaseEstimator):
 
     def _fit_folds(self, splits: list[_Split], x: np.ndarray, y: np.ndarray, resolved: dict, batch_size: int,
                    device: torch.device, discrete_side: str | None = None, dist: "distributed.Distributed | None" = None,
-                   recalibrate: bool = False) -> list[_FoldFit]:
+                   recalibrate: bool = False, threads: ThreadGovernor | None = None) -> list[_FoldFit]:
         """Train one critic per fold as one stacked model: one optimiser step trains every fold,
         each on its own training rows, with its own checkpoint chosen on its own validation rows.
 
@@ -649,7 +652,7 @@ class MIEstimator(BaseEstimator):
             average=self.weight_average,
         )
         if dist is None:
-            outcome = train_with_validation(stacked, loss_fn, batches, config, evaluate)
+            outcome = train_with_validation(stacked, loss_fn, batches, config, evaluate, threads=threads)
         else:
             outcome = train_with_validation(stacked, loss_fn, batches, config, dist.averaged(evaluate),
                                             after_backward=dist.gradient_averager(stacked))
@@ -891,12 +894,13 @@ class MIEstimator(BaseEstimator):
         )
         state = objective.make_state() if objective.make_state is not None else None
         train_params = dict(loss_params, state=state) if state is not None else loss_params
-        n_threads = self.n_threads or auto_threads(_flops_per_step(critic, first_x.shape[0], first_x.shape[1], first_y.shape[1]))
-        with thread_limit(n_threads if device.type == "cpu" else None):
+        with thread_policy(self.n_threads, device) as threads:
             outcome = train_streaming(
                 critic, lambda scores: objective.loss(scores, **train_params), next_batch, config,
                 on_step=lambda step, scores, loss: {"batch_estimate": batch_readout(scores, readout, offset, readout_params)},
+                threads=threads,
             )
+            n_threads, _ = _threads_used(threads)
         self.device_ = device
         self.encoders_ = {}
         self.objective_, self.loss_params_ = objective, loss_params
@@ -1073,12 +1077,8 @@ def _renormalised(critic: nn.Module, values: np.ndarray, rows: np.ndarray, scale
     return FiniteSupportCritic(critic, scaled, log_prob, side=side, offset=offset).eval()
 
 
-def _flops_per_step(critic: nn.Module, batch_size: int, dim_x: int, dim_y: int) -> float:
-    """Multiply-adds of one training step (forward and backward, about 3x the forward pass).
-
-    Linear layers count once per row they see: B rows for separable encoders, B^2 pair rows for
-    the joint critic's layers after the factorised first one.
-    """
-    rows_per_layer = batch_size * batch_size if critic.__class__.__name__ == "JointCritic" else batch_size
-    weights = sum(m.weight.numel() for m in critic.modules() if isinstance(m, nn.Linear))
-    return 3.0 * rows_per_layer * weights + 3.0 * batch_size * batch_size * 32
+def _threads_used(threads: ThreadGovernor | None) -> tuple[int, dict[int, int] | None]:
+    """The torch thread count at the end of training, and the steps run at each count (None when fixed)."""
+    if threads is None:
+        return torch.get_num_threads(), None
+    return threads.threads, threads.summary()

@@ -2,17 +2,22 @@
 
 - :func:`resolve_device` turns "auto" / "cpu" / "cuda" into a ``torch.device`` and fails with a
   ValueError (never a raw AssertionError) when the device does not exist on this machine.
-- :func:`thread_limit` applies the thread policy for one fit and restores the caller's setting:
-  torch's thread count is process-global state.
+- :func:`thread_policy` applies the thread policy for one fit (a fixed count, or a
+  :class:`ThreadGovernor` that measures) and restores the caller's setting: torch's thread count
+  is process-global state. :func:`thread_limit` fixes a count for a block.
 - :func:`progress_default` shows bars only to a person at a terminal.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import math
 import os
+import statistics
 import sys
-from typing import Iterator
+import time
+from typing import Callable, Iterator
 
 import torch
 
@@ -65,28 +70,110 @@ def available_cores() -> int:
 # Thread policy, from benchmarks/threads.py on 2 cores (benchmarks/README.md, "Thread policy"):
 # with another CPU-bound process on the machine, using every core made a step 2.4-105x slower
 # than one thread on an idle machine (61x for the five stacked folds of a default fit), while one
-# thread stayed within 1.3-2.4x. On an idle machine a second thread saved 4-10 % for the default
-# critic, 30 % for five stacked folds and 40-46 % for critics 40x larger. So small steps always
-# get one thread; large steps get the cores that the load average says are free when the fit
-# starts (a competitor that starts later is not seen).
-FLOPS_FOR_MORE_THREADS = 2.0e8
+# thread stayed within 1.3-2.4x; on an idle machine a second thread saved 4-10 % for the default
+# critic, 30 % for five stacked folds and 40-46 % for critics 40x larger. No rule fixed at the
+# start can have both (a competitor may start after the fit does), so the count is measured: a
+# fit starts on one thread and a ThreadGovernor times its optimiser steps, tries more threads,
+# keeps them only while they are faster, and drops back to one thread within a few steps when they
+# stop being faster.
 
 
-def free_cores() -> int:
-    """Cores not busy according to the 1-minute load average (at least 1)."""
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):  # Windows
-        return 1
-    return max(1, min(available_cores(), int(available_cores() - load + 0.5)))
+class ThreadGovernor:
+    """Chooses torch's intra-op thread count during a fit by timing the optimiser steps.
 
+    Levels 1, 2, 4, ... up to ``most`` threads. The fit starts on one thread; after ``window``
+    timed steps at the current level, the next level is tried for ``window`` steps and kept when
+    its median step is at least ``gain`` times faster. While on more than one thread, ``strikes``
+    consecutive steps slower than ``slow`` times one thread's recent median (a competing process
+    has taken a core: oversubscribed thread pools then cost 2-100x) send the fit back to one
+    thread at once; a failed or abandoned try is repeated after an interval that doubles each
+    time, so a busy machine pays for a few slow steps per try and a handful of tries per fit.
 
-def auto_threads(flops_per_step: float) -> int:
-    """Threads for a step of ``flops_per_step`` multiply-adds: one for small steps; for large ones,
-    the free cores, at most one per FLOPS_FOR_MORE_THREADS of work."""
-    if flops_per_step < FLOPS_FOR_MORE_THREADS:
-        return 1
-    return max(1, min(free_cores(), int(flops_per_step // FLOPS_FOR_MORE_THREADS)))
+    Threads change where the work runs, not what it computes: for the default critic the losses
+    and weights are bit for bit those of one thread (tests/test_threads.py).
+    The first step after a change is not timed (the thread pool starts up).
+
+    ``clock`` and ``set_threads`` are injectable for tests.
+    """
+
+    def __init__(self, most: int, window: int = 20, gain: float = 0.9, slow: float = 2.0, strikes: int = 3,
+                 first_retry: int = 500, clock: Callable[[], float] = time.perf_counter,
+                 set_threads: Callable[[int], None] = torch.set_num_threads):
+        if most < 1:
+            raise ValueError(f"most={most!r} is invalid; pass at least one thread.")
+        self.levels = [1]
+        while self.levels[-1] * 2 < most:
+            self.levels.append(self.levels[-1] * 2)
+        if most > 1:
+            self.levels.append(int(most))
+        self.window, self.gain, self.slow, self.strikes = window, gain, slow, strikes
+        self.first_retry = self.retry = first_retry
+        self._clock, self._set_threads = clock, set_threads
+        self.level = 0  # index into levels
+        self.kept = 0  # the level the governor returns to when a try fails
+        self.trying = False
+        self.times: dict[int, collections.deque] = {level: collections.deque(maxlen=window) for level in range(len(self.levels))}
+        self.steps: dict[int, int] = {threads: 0 for threads in self.levels}
+        self.count, self.next_try, self.slow_run, self.untimed = 0, window, 0, True
+        self._set_threads(1)
+
+    @property
+    def threads(self) -> int:
+        """The thread count in force."""
+        return self.levels[self.level]
+
+    def summary(self) -> dict[int, int]:
+        """Optimiser steps run at each thread count (counts of 0 left out)."""
+        return {threads: steps for threads, steps in self.steps.items() if steps}
+
+    @contextlib.contextmanager
+    def timed(self) -> Iterator[None]:
+        """Time the body (one optimiser step) and decide the thread count for the next one."""
+        started = self._clock()
+        yield
+        self._record(self._clock() - started)
+
+    def _median(self, level: int) -> float:
+        return statistics.median(self.times[level]) if self.times[level] else math.inf
+
+    def _switch(self, level: int) -> None:
+        self.level, self.untimed, self.slow_run = level, True, 0
+        self.times[level].clear()
+        self._set_threads(self.levels[level])
+
+    def _give_up(self) -> None:
+        """Back to one thread (or the kept level after a try); try again after a longer wait."""
+        self.trying = False
+        self.next_try, self.retry = self.count + self.retry, min(self.retry * 2, 64 * self.first_retry)
+        self._switch(self.kept)
+
+    def _record(self, seconds: float) -> None:
+        self.count += 1
+        self.steps[self.threads] += 1
+        if self.untimed:
+            self.untimed = False
+            return
+        self.times[self.level].append(seconds)
+        if self.level > 0:
+            # Slower than one thread was: a competitor has taken a core (or the try does not pay).
+            reference = self._median(0)
+            self.slow_run = self.slow_run + 1 if seconds > self.slow * reference else 0
+            if self.slow_run >= self.strikes:
+                self.kept = 0
+                self._give_up()
+                return
+        if self.trying and len(self.times[self.level]) >= self.window:
+            self.trying = False
+            if self._median(self.level) <= self.gain * self._median(self.kept):
+                self.kept, self.retry = self.level, self.first_retry
+                self.next_try = self.count + self.window
+            else:
+                self._give_up()
+            return
+        if (not self.trying and self.level == self.kept and self.level + 1 < len(self.levels) and self.count >= self.next_try
+                and len(self.times[self.level]) >= self.window):
+            self.trying = True
+            self._switch(self.level + 1)
 
 
 @contextlib.contextmanager
@@ -102,5 +189,29 @@ def thread_limit(n_threads: int | None) -> Iterator[int]:
     torch.set_num_threads(int(n_threads))
     try:
         yield int(n_threads)
+    finally:
+        torch.set_num_threads(previous)
+
+
+@contextlib.contextmanager
+def thread_policy(n_threads: int | None, device: torch.device, adaptive: bool = True) -> Iterator[ThreadGovernor | None]:
+    """The thread policy of one fit; the caller's thread count is restored afterwards.
+
+    On the CPU, ``n_threads`` fixes the count; None yields a :class:`ThreadGovernor` for the
+    training loop, allowed up to the caller's current count and the cores this process may use
+    (so ``OMP_NUM_THREADS=1`` or ``torch.set_num_threads(1)`` keeps one thread). ``adaptive=False``
+    (processes of a distributed job, which wait on each other every step) keeps one thread.
+    Off the CPU nothing changes and None is yielded.
+    """
+    previous = torch.get_num_threads()
+    if device.type != "cpu":
+        yield None
+        return
+    try:
+        if n_threads is not None or not adaptive:
+            torch.set_num_threads(int(n_threads or 1))
+            yield None
+        else:
+            yield ThreadGovernor(most=min(previous, available_cores()))
     finally:
         torch.set_num_threads(previous)

@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .runtime import DivergenceWarning
+from .runtime import DivergenceWarning, ThreadGovernor
 
 # One schema for both modes: fixed-data runs fill val_*, streaming runs fill batch_estimate
 # (the readout of that step's training batch, the classic staircase trace); the rest is NaN.
@@ -128,6 +128,7 @@ def _step(
     batch: tuple[torch.Tensor, torch.Tensor],
     before_update: Callable[[], None] | None = None,
     after_backward: Callable[[], None] | None = None,
+    threads: ThreadGovernor | None = None,
 ):
     """One optimiser step. Returns (loss, scores, finite); a non-finite loss is returned without stepping.
 
@@ -135,20 +136,22 @@ def _step(
     minimised, which trains each member on its own loss. ``before_update`` runs once the loss is
     known to be finite, while the weights are still the ones that produced it. ``after_backward``
     runs between the backward pass and the update (distributed training averages the gradients
-    over processes there: ``anchormi.distributed``).
+    over processes there: ``anchormi.distributed``). ``threads`` times the step and sets the
+    thread count of the next one (:class:`anchormi.runtime.ThreadGovernor`).
     """
-    scores = critic.pairwise(*batch)
-    loss = loss_fn(scores)
-    total = loss.sum()
-    if not torch.isfinite(total):
-        return total, scores, False
-    if before_update is not None:
-        before_update()
-    optimizer.zero_grad(set_to_none=True)
-    total.backward()
-    if after_backward is not None:
-        after_backward()
-    optimizer.step()
+    with threads.timed() if threads is not None else contextlib.nullcontext():
+        scores = critic.pairwise(*batch)
+        loss = loss_fn(scores)
+        total = loss.sum()
+        if not torch.isfinite(total):
+            return total, scores, False
+        if before_update is not None:
+            before_update()
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        if after_backward is not None:
+            after_backward()
+        optimizer.step()
     return loss, scores, True
 
 
@@ -180,6 +183,7 @@ def train_with_validation(
     evaluate: Evaluation,
     optimizer: torch.optim.Optimizer | None = None,
     after_backward: Callable[[], None] | None = None,
+    threads: ThreadGovernor | None = None,
 ) -> TrainOutcome:
     """Train ``critic`` in place on ``batches(step)``; on return it holds the best checkpoint.
 
@@ -188,7 +192,8 @@ def train_with_validation(
     first ``max_decays`` plateaus instead restores the best weights and multiplies the lr by
     ``lr_decay``. ``after_backward`` runs after each backward pass, before the update (see
     :func:`_step`); every decision here depends only on the losses and on ``evaluate``, so
-    processes that agree on those take the same steps.
+    processes that agree on those take the same steps. ``threads`` (a
+    :class:`anchormi.runtime.ThreadGovernor`) times each step and chooses the thread count.
     """
     optimizer = optimizer or make_optimizer(critic, config)
     records: list[dict[str, float]] = []
@@ -220,7 +225,7 @@ def train_with_validation(
     bar = tqdm(total=config.max_steps, disable=not config.progress, desc=config.label, leave=False)
     critic.train()
     for step in range(1, config.max_steps + 1):
-        loss, _, finite = _step(critic, optimizer, loss_fn, batches(step), after_backward=after_backward)
+        loss, _, finite = _step(critic, optimizer, loss_fn, batches(step), after_backward=after_backward, threads=threads)
         if not finite:
             diverged, stop_reason = True, f"non-finite training loss ({float(loss.detach())}) at step {step}"
             break
@@ -311,6 +316,7 @@ def train_streaming(
     period: int = 1,
     on_step: Callable[[int, torch.Tensor, torch.Tensor], dict[str, float] | None] | None = None,
     on_period: Callable[[int], None] | None = None,
+    threads: ThreadGovernor | None = None,
 ) -> TrainOutcome:
     """Train ``critic`` in place for steps ``first_step .. config.max_steps``, no validation.
 
@@ -318,7 +324,8 @@ def train_streaming(
     (e.g. ``{"batch_estimate": ...}``); ``on_period(step)`` runs after every ``period``-th step
     (an epoch end: evaluate a probe, write a checkpoint). The weights at the end of the last
     period are copied cheaply into preallocated buffers; if a later loss is NaN or infinite,
-    training stops and those finite weights are restored.
+    training stops and those finite weights are restored. ``threads`` is as in
+    :func:`train_with_validation`.
     """
     optimizer = optimizer or make_optimizer(critic, config)
     records: list[dict[str, float]] = []
@@ -339,7 +346,7 @@ def train_streaming(
     bar = tqdm(total=config.max_steps, initial=first_step - 1, disable=not config.progress, desc=config.label, leave=False)
     critic.train()
     for step in range(first_step, config.max_steps + 1):
-        loss, scores, finite = _step(critic, optimizer, loss_fn, batches(step), before_update=promote_pending)
+        loss, scores, finite = _step(critic, optimizer, loss_fn, batches(step), before_update=promote_pending, threads=threads)
         if not finite:
             diverged, stop_reason = True, f"non-finite training loss ({float(loss.detach())}) at step {step}"
             break
