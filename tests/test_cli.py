@@ -179,6 +179,10 @@ def test_only_given_options_and_params_reach_the_estimator(tmp_path, data, recor
     assert ok.exit_code == 0, ok.output
     assert recorded_kwargs == [{"method": "anchor", "lr": 0.001, "folds": 3, "n_permutations": 0, "patience": 7,
                                 "hidden": [16, 16], "marginals": "none"}]
+    for flag in ("--n-threads", "--threads"):  # --threads is the short spelling of the same option
+        ok = runner.invoke(app, ["estimate", path, flag, "2"])
+        assert ok.exit_code == 0, ok.output
+        assert recorded_kwargs.pop() == {"method": "anchor", "n_threads": 2}
     line = assert_one_line_error(runner.invoke(app, ["estimate", path, "--param", "no_such_thing=1"]))
     assert "--param no_such_thing" in line and "does not apply to method anchor" in line and "patience" in line
     line = assert_one_line_error(runner.invoke(app, ["estimate", path, "--nu", "2", "--param", "nu=3"]))

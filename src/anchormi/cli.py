@@ -148,7 +148,7 @@ def estimate(
     readout: Optional[str] = typer.Option(None, help="how the estimate is read: plugin | infonce | nwj | dv | smile."),
     folds: Optional[int] = typer.Option(None, help="cross-fitting folds: F >= 2 holds every pair out once and the interval covers the spread between critics; 1 is one train/val/test split (default 5, fewer below 200 samples)."),
     n_permutations: Optional[int] = typer.Option(None, help="permutations for the p-value of X independent of Y; 0 skips it (default 200)."),
-    n_threads: Optional[int] = typer.Option(None, help="torch threads while training (default: start on one, use more only while timed steps show them faster)."),
+    n_threads: Optional[int] = typer.Option(None, "--n-threads", "--threads", help="torch threads while training (default: start on one, use more only while timed steps show them faster)."),
     param: Optional[List[str]] = typer.Option(None, "--param", help="any other estimator parameter as name=value, repeatable, e.g. --param patience=500 --param hidden=[64,64]."),
     seed: int = typer.Option(0, help="random seed; the same seed gives the same estimate."),
     device: str = typer.Option("auto", help="auto | cpu | cuda."),
