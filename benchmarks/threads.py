@@ -60,11 +60,12 @@ def ms_per_step(critic_name: str, batch: int, hidden: tuple[int, ...], dim: int,
             step, _ = stacked_step(5, batch=batch, dim=dim, hidden=hidden[0])
             if governor is None:
                 return ms_per_call(step, steps, warmup=3)
-            started = time.perf_counter()
-            for _ in range(steps):
+
+            def governed_step() -> None:
                 with governor.timed():
                     step()
-            return (time.perf_counter() - started) / steps * 1e3
+
+            return ms_per_call(governed_step, steps, warmup=0)
         torch.manual_seed(0)
         x, y = torch.randn(8 * batch, dim), torch.randn(8 * batch, dim)
         critic = make_critic(critic_name, dim, dim, hidden, 32)
@@ -166,6 +167,7 @@ def main() -> None:
         cell = lambda ms: f"{ms:8.2f} ({ms / base:5.2f})"  # noqa: E731
         print(f"{name:38s} | {idle[1]:8.2f} {cell(idle[cores])} {cell(idle['governed'])} | "
               f"{cell(busy[1])} {cell(busy[cores])} {cell(busy['governed'])}", flush=True)
+
 
 if __name__ == "__main__":
     main()

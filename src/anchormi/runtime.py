@@ -110,8 +110,7 @@ class ThreadGovernor:
         self.first_retry = self.retry = first_retry
         self._clock, self._set_threads = clock, set_threads
         self.level = 0  # index into levels
-        self.kept = 0  # the level the governor returns to when a try fails
-        self.trying = False
+        self.kept = 0  # the level the governor returns to when a try fails; a try runs at kept + 1
         self.times: dict[int, collections.deque] = {level: collections.deque(maxlen=window) for level in range(len(self.levels))}
         self.steps: dict[int, int] = {threads: 0 for threads in self.levels}
         self.count, self.next_try, self.slow_run, self.untimed = 0, window, 0, True
@@ -121,6 +120,11 @@ class ThreadGovernor:
     def threads(self) -> int:
         """The thread count in force."""
         return self.levels[self.level]
+
+    @property
+    def trying(self) -> bool:
+        """A higher level is on trial."""
+        return self.level != self.kept
 
     def summary(self) -> dict[int, int]:
         """Optimiser steps run at each thread count (counts of 0 left out)."""
@@ -143,7 +147,6 @@ class ThreadGovernor:
 
     def _give_up(self) -> None:
         """Back to one thread (or the kept level after a try); try again after a longer wait."""
-        self.trying = False
         self.next_try, self.retry = self.count + self.retry, min(self.retry * 2, 64 * self.first_retry)
         self._switch(self.kept)
 
@@ -163,16 +166,14 @@ class ThreadGovernor:
                 self._give_up()
                 return
         if self.trying and len(self.times[self.level]) >= self.window:
-            self.trying = False
             if self._median(self.level) <= self.gain * self._median(self.kept):
                 self.kept, self.retry = self.level, self.first_retry
                 self.next_try = self.count + self.window
             else:
                 self._give_up()
             return
-        if (not self.trying and self.level == self.kept and self.level + 1 < len(self.levels) and self.count >= self.next_try
+        if (not self.trying and self.level + 1 < len(self.levels) and self.count >= self.next_try
                 and len(self.times[self.level]) >= self.window):
-            self.trying = True
             self._switch(self.level + 1)
 
 
@@ -203,15 +204,12 @@ def thread_policy(n_threads: int | None, device: torch.device, adaptive: bool = 
     (processes of a distributed job, which wait on each other every step) keeps one thread.
     Off the CPU nothing changes and None is yielded.
     """
-    previous = torch.get_num_threads()
     if device.type != "cpu":
         yield None
         return
-    try:
-        if n_threads is not None or not adaptive:
-            torch.set_num_threads(int(n_threads or 1))
-            yield None
-        else:
-            yield ThreadGovernor(most=min(previous, available_cores()))
-    finally:
-        torch.set_num_threads(previous)
+    fixed = n_threads is not None or not adaptive
+    most = min(torch.get_num_threads(), available_cores())
+    # The governor starts on one thread and never passes the caller's count, so thread_limit's
+    # restore covers whatever it sets.
+    with thread_limit(int(n_threads or 1) if fixed else 1):
+        yield None if fixed else ThreadGovernor(most)
