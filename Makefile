@@ -20,13 +20,14 @@ install: $(VENV)/.installed
 demo: $(VENV)/.installed
 	MPLBACKEND=Agg $(VENV)/bin/anchormi demo --out demo_output
 
+# One pytest worker per core (pytest-xdist); each test process keeps one torch thread (tests/conftest.py).
 test: $(VENV)/.installed
-	MPLBACKEND=Agg $(PY) -m pytest -q
+	MPLBACKEND=Agg $(PY) -m pytest -q -n auto --dist worksteal
 
 # The long statistical runs, marked slow and so left out of `make test` (addopts has -m 'not slow';
 # a later -m on the command line replaces it).
 test-slow: $(VENV)/.installed
-	MPLBACKEND=Agg $(PY) -m pytest -q -m slow --durations=0
+	MPLBACKEND=Agg $(PY) -m pytest -q -n auto --dist worksteal -m slow --durations=0
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/speed.py

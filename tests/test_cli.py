@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+import anchormi
 import anchormi.api
 import anchormi.estimator
 from anchormi.classical import gaussian
@@ -66,9 +67,19 @@ def test_objectives_lists_registry_and_classical():
         assert name in result.output
 
 
-def test_demo_small_prints_table_and_saves_png(tmp_path):
-    result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--n", "600", "--dim", "2", "--mi", "1.0", "--batch-size", "32"])
+def test_demo_small_prints_table_and_saves_png(tmp_path, monkeypatch):
+    calls, real_estimate = [], anchormi.estimate
+
+    def spy(x, y, **kwargs):
+        calls.append(kwargs)
+        return real_estimate(x, y, **kwargs)
+
+    monkeypatch.setattr(anchormi, "estimate", spy)
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--n", "600", "--dim", "2", "--mi", "1.0", "--batch-size", "32",
+                                 "--max-steps", "300"])
     assert result.exit_code == 0, result.output
+    # The cap reaches every neural method and no classical one (KSG has no training steps).
+    assert [call.get("max_steps") for call in calls] == [300, 300, 300, 300, None]
     for method in ("anchor", "infonce", "nwj", "smile", "ksg"):
         assert method in result.output
     assert (tmp_path / "training_curves.png").stat().st_size > 1000
@@ -83,6 +94,12 @@ def assert_one_line_error(result, code: int = 2) -> str:
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert "Traceback" not in result.output
     return lines[0]
+
+
+def test_demo_bad_input_is_one_line_error(tmp_path):
+    message = assert_one_line_error(runner.invoke(app, ["demo", "--out", str(tmp_path), "--n", "0"]))
+    assert "n=0" in message and "positive" in message
+    assert not (tmp_path / "demo_results.csv").exists()
 
 
 GARBAGE = bytes(range(256)) * 2

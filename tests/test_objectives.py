@@ -383,8 +383,8 @@ def test_every_rule_is_fisher_consistent_at_the_exact_log_ratio(fisher_scores, r
     """
     batches = fisher_scores[: FISHER_BATCHES[nu]]
 
-    def losses(transform):
-        return torch.stack([anchor_loss(transform(s), nu=nu, k=k, rule=rule, gamma=gamma) for s in batches])
+    def losses(transform):  # one loss per batch, vectorised over the batches
+        return torch.vmap(lambda s: anchor_loss(transform(s), nu=nu, k=k, rule=rule, gamma=gamma))(batches)
 
     at_truth = losses(lambda c: c)
     for name, transform in PERTURBATIONS.items():

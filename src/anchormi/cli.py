@@ -264,11 +264,13 @@ def demo(
     mi: float = typer.Option(5.0, help="true MI in nats."),
     batch_size: int = typer.Option(64, help="batch size; InfoNCE cannot exceed log(batch_size)."),
     seed: int = typer.Option(0),
+    max_steps: Optional[int] = typer.Option(None, min=1, help="cap on the neural methods' training steps (default: their own budget)."),
 ) -> None:
     """Anchor, InfoNCE, NWJ, SMILE and KSG on a Gaussian with known MI: a table and a figure."""
     from .demo import run_demo
 
-    run_demo(out_dir=out, n=n, dim=dim, mi=mi, batch_size=batch_size, seed=seed, echo=typer.echo)
+    with one_line_errors():
+        run_demo(out_dir=out, n=n, dim=dim, mi=mi, batch_size=batch_size, seed=seed, max_steps=max_steps, echo=typer.echo)
 
 
 def _register_experiments() -> None:
