@@ -5,6 +5,7 @@ CPU-bound process, for the default critic and for large ones. Ratios come from t
     python benchmarks/threads.py            # about 3 minutes on 2 cores
     python benchmarks/threads.py --steps 30 # quicker, noisier
     python benchmarks/threads.py --estimate 5000,5   # default estimate(): idle, one thread, busy, busy from mid-call
+    python benchmarks/threads.py --bits     # do 1 and 2 threads give the same estimate, bit for bit?
 
 ``--estimate N,D`` times the whole default ``anchormi.estimate`` (Gaussian, D + D dimensions,
 2 nats, N pairs) in a fresh process on the idle machine (also with one fixed thread), beside the
@@ -141,12 +142,42 @@ def estimate_report(n: int, dim: int) -> None:
           f"steps {late_steps}", flush=True)
 
 
+BITS_CASES = [  # hidden, folds, batch: the default critic, then wider ones and larger batches
+    ((128, 128), 5, 128),
+    ((512, 512), 1, 128),
+    ((1024, 1024), 1, 128),
+    ((512, 512), 5, 128),
+    ((512, 512), 1, 1024),
+    ((128, 128), 5, 512),
+]
+
+
+def bits_report(steps: int = 150) -> None:
+    """The governor may change the thread count mid-fit, so an estimate is reproducible only if a
+    step computes the same bits on one thread and on two. Fits each case with ``n_threads=1`` and
+    ``n_threads=2`` (``steps`` steps, Gaussian at 3 nats, N = 8,000) and prints both estimates."""
+    import anchormi as ami
+
+    task = ami.tasks.gaussian(dim=50, mi=3.0)
+    x, y = task.sample(8_000, seed=4)
+    print(f"estimate after {steps} steps with n_threads=1 and 2 (Gaussian d=50+50, N=8,000):")
+    for hidden, folds, batch in BITS_CASES:
+        estimates = [ami.estimate(x, y, seed=1, max_steps=steps, progress=False, n_threads=n,
+                                  hidden=hidden, folds=folds, batch_size=batch).mi for n in (1, 2)]
+        print(f"  hidden {hidden}, folds {folds}, B={batch}: {estimates[0]!r} {estimates[1]!r} "
+              f"{'same bits' if estimates[0] == estimates[1] else 'DIFFERENT'}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--estimate", metavar="N,D", default=None,
                         help="time the default estimate() on N pairs of D + D dimensions, idle and busy, instead")
+    parser.add_argument("--bits", action="store_true", help="compare estimates on 1 and 2 threads bit for bit, instead")
     args = parser.parse_args()
+    if args.bits:
+        bits_report()
+        return
     if args.estimate:
         try:
             n, dim = (int(v) for v in args.estimate.split(","))
