@@ -1,7 +1,6 @@
 """The promises of the estimator contract: scikit-learn compatibility, no global state touched,
 device-safe readouts, finite weights after divergence, honest errors instead of silent clipping."""
 
-
 import matplotlib
 import numpy as np
 import pytest
