@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
+from filelock import FileLock
 
 import anchormi as ami
 from anchormi import distributed, objectives
@@ -91,12 +92,21 @@ def worker(rank: int, port: int, out_dir: str) -> None:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    out_dir = tmp_path_factory.mktemp("distributed")
-    mp.spawn(worker, args=(free_port(), str(out_dir)), nprocs=WORLD, join=True)
-    ranks = [torch.load(out_dir / f"rank{rank}.pt", weights_only=False) for rank in range(WORLD)]
-    assert "WORLD_SIZE" not in os.environ
-    single = ami.MIEstimator(**FIT).fit(*task_data()).result_
-    return ranks, single
+    # pytest-xdist may hand this module's tests to both workers, and each would run the module
+    # fixture: two more spawned ranks and another fit on two cores. The first worker to take the
+    # lock runs them and stores the results in the session's shared temporary folder; any other
+    # waits and reads them. Workers' temporary folders sit inside the session's; without xdist the
+    # session's own folder is used (its parent holds earlier sessions' folders).
+    session = tmp_path_factory.getbasetemp()
+    shared = (session.parent if os.environ.get("PYTEST_XDIST_WORKER") else session) / "distributed-runs"
+    with FileLock(f"{shared}.lock"):
+        if not (shared / "single.pt").exists():
+            shared.mkdir(exist_ok=True)
+            mp.spawn(worker, args=(free_port(), str(shared)), nprocs=WORLD, join=True)
+            assert "WORLD_SIZE" not in os.environ
+            torch.save(ami.MIEstimator(**FIT).fit(*task_data()).result_, shared / "single.pt")
+    ranks = [torch.load(shared / f"rank{rank}.pt", weights_only=False) for rank in range(WORLD)]
+    return ranks, torch.load(shared / "single.pt", weights_only=False)
 
 
 def test_gathered_loss_gradient_equals_the_single_process_gradient(runs):
