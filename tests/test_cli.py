@@ -114,6 +114,7 @@ GARBAGE = bytes(range(256)) * 2
         (["bad.parquet"], GARBAGE, ["--x-cols", "a", "--y-cols", "b"], "not a valid Parquet file"),
         (["x.npy"], None, [], "needs two files: x.npy y.npy"),
         (["absent.npz"], None, [], "no such file"),
+        (["overlap.csv"], b"a,b,c\n1,2,3\n", ["--x-cols", "a,b", "--y-cols", "b,c"], "columns ['b'] are in both x_cols (--x-cols) and y_cols"),
     ],
 )
 def test_bad_input_files_give_one_error_line(tmp_path, files, content, extra, expected):

@@ -138,6 +138,20 @@ def test_table_columns_missing_unnamed_or_text(tmp_path):
     assert list(y.columns) == ["name"] and y["name"].tolist() == ["u", "v"] and x["a"].tolist() == [1, 3]
 
 
+def test_a_column_given_to_two_variables_or_twice_is_an_error(tmp_path):
+    path = _write(tmp_path / "t.csv", b"a,b,c\n1,2,3\n3,4,5\n")
+    with pytest.raises(ValueError, match=r"columns \['b'\] are in both x_cols \(--x-cols\) and y_cols \(--y-cols\); I\(X;Y\) is then infinite"):
+        load_pair([path], x_cols="a,b", y_cols="b,c")
+    with pytest.raises(ValueError, match=r"columns \['a'\] are in both x_cols \(--x-cols\) and z_cols \(--z-cols\); I\(X;Y\|Z\) is then 0"):
+        load_data([path], x_cols="a", y_cols="b", z_cols="c,a")
+    with pytest.raises(ValueError, match=r"columns \['c'\] are in both y_cols \(--y-cols\) and z_cols"):
+        load_data([path], x_cols="a", y_cols="c", z_cols="c")
+    with pytest.raises(ValueError, match=r"y_cols \(--y-cols\): columns \['c'\] are listed more than once"):
+        load_pair([path], x_cols="a", y_cols=["c", "c"])
+    x, y, z = load_data([path], x_cols="a", y_cols="b", z_cols="c")  # disjoint lists still load
+    assert list(x.columns) == ["a"] and list(y.columns) == ["b"] and list(z.columns) == ["c"]
+
+
 def test_z_comes_from_a_third_npy_an_npz_array_or_z_cols(tmp_path, frame):
     x, y, z = np.zeros((6, 2)), np.ones(6), np.arange(6.0)
     np.savez(tmp_path / "triple.npz", x=x, y=y, z=z)

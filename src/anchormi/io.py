@@ -86,12 +86,12 @@ def load_data(
         return load_npz(path, with_z=True)
     if suffix in TABLE_SUFFIXES:
         frame = load_table(path, sep=sep)
-        z = None if z_cols is None else _select_columns(frame, z_cols, "z_cols (--z-cols)", path)
-        return (
-            _select_columns(frame, x_cols, "x_cols (--x-cols)", path),
-            _select_columns(frame, y_cols, "y_cols (--y-cols)", path),
-            z,
-        )
+        options = {"x_cols (--x-cols)": x_cols, "y_cols (--y-cols)": y_cols}
+        if z_cols is not None:
+            options["z_cols (--z-cols)"] = z_cols
+        selected = [_select_columns(frame, names, option, path) for option, names in options.items()]
+        _check_disjoint({option: list(map(str, part.columns)) for option, part in zip(options, selected)})
+        return selected[0], selected[1], selected[2] if z_cols is not None else None
     raise ValueError(f"{path}: unknown format {path.suffix or '(no suffix)'!r}; {FORMATS_HINT}.")
 
 
@@ -249,6 +249,26 @@ def load_table(path: PathLike, sep: str | None = None):
 def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def _check_disjoint(columns: dict[str, list[str]]) -> None:
+    """Each table column belongs to one variable, once. A column shared by x and y makes I(X;Y)
+    infinite for continuous values (the column's entropy for discrete ones), and one shared with z
+    makes I(X;Y|Z) zero by construction: always a slip in the column lists, never a question."""
+    for option, names in columns.items():
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"{option}: columns {repeated} are listed more than once; name each column once.")
+    options = list(columns)
+    for i, first in enumerate(options):
+        for second in options[i + 1 :]:
+            shared = [n for n in columns[first] if n in columns[second]]
+            if shared:
+                consequence = ("I(X;Y|Z) is then 0 by construction" if second.startswith("z")
+                               else "I(X;Y) is then infinite for continuous values")
+                raise ValueError(
+                    f"columns {shared} are in both {first} and {second}; {consequence}. Give each column to one variable only."
+                )
 
 
 def _select_columns(frame, names: Columns, option: str, path: Path):
