@@ -74,3 +74,36 @@ def test_distinct_counts_come_from_the_fits_own_sort_or_a_fallback_on_the_parent
     # A refit through the parent's path recounts rather than reading the first fit's counts.
     refit = sorted_path.set_params(n_quantiles=20, subsample=50, random_state=0).fit(np.tile(x[:100, :1], (1, 4)))
     assert not hasattr(refit, "n_distinct_") and refit.linear_columns_.tolist() == [False] * 4
+
+
+@pytest.mark.parametrize("unit", [2.0**-30, 2.0**-40, 2.0**30])
+def test_normal_scores_do_not_depend_on_the_columns_unit(unit):
+    # scikit-learn's transform sends values within an absolute 1e-7 of a column's training extremes
+    # to them; in units of 2**-30 (about 1e-9) and below that was every value of the normal column,
+    # which turned it constant and the estimate 0. Large units were never affected.
+    x, new = _columns(4_000, seed=5), _columns(300, seed=6)
+    reference = marginal_transform("normal_scores", 4_000).fit(x)
+    rescaled = marginal_transform("normal_scores", 4_000).fit(x * unit)
+    # A power of two changes no digit of the values, so every column maps exactly as in unit 1.
+    np.testing.assert_array_equal(rescaled.transform(new * unit), reference.transform(new))
+    np.testing.assert_allclose(rescaled.inverse_transform(rescaled.transform(new * unit))[:, :3],
+                               reference.inverse_transform(reference.transform(new))[:, :3] * unit, rtol=1e-12)
+    assert len(np.unique(rescaled.transform(new * unit)[:, 0])) == len(new)
+
+
+def test_normal_scores_of_a_column_in_nano_units_match_the_same_column_in_units():
+    x, new = _columns(4_000, seed=5), _columns(300, seed=6)
+    reference = marginal_transform("normal_scores", 4_000).fit(x).transform(new)
+    nano = marginal_transform("normal_scores", 4_000).fit(x * 1e-9).transform(new * 1e-9)
+    np.testing.assert_allclose(nano, reference, rtol=0, atol=1e-9)
+
+
+def test_an_estimate_does_not_depend_on_the_unit_of_y():
+    import anchormi as ami
+
+    x, y = ami.tasks.gaussian(dim=2, mi=1.0).sample(1_000, seed=4)
+    fit = {"max_steps": 60, "seed": 0, "n_permutations": 20}
+    reference = ami.estimate(x, y, **fit)
+    assert reference.mi > 0.3
+    # Before the fix y in units of 2**-40 (about 1e-12) read 0 with the interval [0, 0].
+    assert ami.estimate(x, y * 2.0**-40, **fit).mi == reference.mi

@@ -77,8 +77,18 @@ class NormalScores(SortedQuantileTransformer):
     against z-scores at k = 2 and 4 on development seeds (benchmarks/README.md); continuous
     columns are mapped exactly as by the parent.
 
+    scikit-learn's transform sends every value within an absolute 1e-7 of a column's smallest or
+    largest training value to that bound, so a column measured in small units lost its values near
+    the extremes (a range of 1e-6) or all of them (1e-7 and below: a constant column, and an
+    estimate of 0). Each column whose
+    range is below 1 is therefore multiplied by a power of two that brings its range into
+    [1, 2) before the parent sees it (``column_scale_``). A power of two changes no digit of the
+    values, the quantiles or the interpolated output, so the map is the same up to that
+    threshold; columns with a range of 1 or more pass through untouched.
+
     Fitted attributes besides the parent's: ``linear_columns_`` (bool mask), ``linear_mean_`` and
-    ``linear_scale_`` (the z-score of those columns).
+    ``linear_scale_`` (the z-score of those columns), ``column_scale_`` (the power of two per
+    column).
     """
 
     def __init__(self, *, n_quantiles=1000, output_distribution="normal", ignore_implicit_zeros=False,
@@ -92,7 +102,11 @@ class NormalScores(SortedQuantileTransformer):
 
     def fit(self, X, y=None):
         self.__dict__.pop("n_distinct_", None)  # a refit must not read the previous data's counts
-        super().fit(X, y)  # rejects empty input, so every column has at least one value below
+        self.column_scale_ = None
+        values = np.asarray(X)
+        if values.size and np.issubdtype(values.dtype, np.number):  # the parent rejects the rest with its own message
+            self.column_scale_ = unit_range_scale(values)
+        super().fit(self._scaled(X), y)  # rejects empty input, so every column has at least one value below
         values = np.asarray(X, dtype=np.float64)
         n_distinct = getattr(self, "n_distinct_", None)
         if n_distinct is None:  # the parent's path (NaNs or subsample) sorted nothing here
@@ -104,8 +118,18 @@ class NormalScores(SortedQuantileTransformer):
         self.linear_scale_ = np.where(scale > 0, scale, 1.0)
         return self
 
+    def _scaled(self, X):
+        """``X`` with each column times ``column_scale_``; ``X`` itself when every factor is 1."""
+        scale = getattr(self, "column_scale_", None)  # None in maps saved before it existed
+        if scale is None or np.all(scale == 1.0) or np.ndim(X) != 2 or np.shape(X)[1] != scale.size:
+            return X  # a mismatched width is left to the parent's own check and message
+        values = np.asarray(X)
+        if not np.issubdtype(values.dtype, np.floating):
+            values = values.astype(np.float64)
+        return values * scale.astype(values.dtype)
+
     def transform(self, X):
-        out = super().transform(X)
+        out = super().transform(self._scaled(X))
         if self.linear_columns_.any():
             values = np.asarray(X, dtype=np.float64)[:, self.linear_columns_]
             out[:, self.linear_columns_] = (values - self.linear_mean_) / self.linear_scale_
@@ -113,9 +137,24 @@ class NormalScores(SortedQuantileTransformer):
 
     def inverse_transform(self, X):
         out = super().inverse_transform(X)
+        if getattr(self, "column_scale_", None) is not None:
+            out = out / self.column_scale_.astype(out.dtype)
         if self.linear_columns_.any():
             out[:, self.linear_columns_] = np.asarray(X, dtype=np.float64)[:, self.linear_columns_] * self.linear_scale_ + self.linear_mean_
         return out
+
+
+def unit_range_scale(values: np.ndarray) -> np.ndarray:
+    """Per column of ``values`` (n, d), the power of two 2**k that brings a range below 1 into
+    [1, 2); 1 for columns with a range of 1 or more, constant columns and NaN-only columns."""
+    values = np.asarray(values)
+    dtype = values.dtype if np.issubdtype(values.dtype, np.floating) else np.dtype(np.float64)
+    span = np.fmax.reduce(values, axis=0).astype(np.float64) - np.fmin.reduce(values, axis=0).astype(np.float64)
+    exponent = np.zeros(span.shape, dtype=int)
+    small = (span > 0) & (span < 1)
+    # Capped so that the factor stays finite in the column's own float type.
+    exponent[small] = np.minimum(-np.floor(np.log2(span[small])), np.finfo(dtype).maxexp - 2).astype(int)
+    return np.ldexp(1.0, exponent)
 
 
 def marginal_transform(kind: str, n_rows: int) -> TransformerMixin:
