@@ -85,6 +85,20 @@ def test_constant_column_never_produces_nan():
         assert np.isfinite(result.mi) and np.isfinite(result.stderr), method
 
 
+def test_values_too_large_for_the_chosen_map_are_one_clear_error_and_normal_scores_take_them():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((300, 2))
+    y = x + 0.5 * rng.standard_normal((300, 2))
+    # A z-score squares 1e200 (overflow); no map keeps 1e39 within float32.
+    for marginals, big_x, big_y, name in (("zscore", 1e200, 1.0, "x"), ("none", 1.0, 1e39, "y")):
+        with pytest.raises(ValueError, match=rf"{name} is finite, but not after its per-column map .* use marginals='normal_scores'"):
+            with np.errstate(over="ignore", invalid="ignore"):
+                ami.estimate(x * big_x, y * big_y, marginals=marginals, n_permutations=0, **FAST)
+    # The default map takes any finite scale: a power-of-ten unit changes no estimate here.
+    assert ami.estimate(x * 1e200, y * 1e39, n_permutations=0, **FAST).mi == pytest.approx(
+        ami.estimate(x, y, n_permutations=0, **FAST).mi, abs=1e-6)
+
+
 @pytest.mark.parametrize("kwargs,match", [
     ({"batch_size": 0}, "batch_size"), ({"lr": -1.0}, "lr"), ({"test_size": 1.5}, "test_size"),
     ({"critic": "mystery"}, "critic"), ({"rule": "hinge"}, "rule"), ({"readout": "magic"}, "readout"),

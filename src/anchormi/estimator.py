@@ -37,7 +37,7 @@ from .diagnostics import (
 )
 from .intervals import CI_CLIPPED, describe_interval, offset_reading, pool_folds, satterthwaite_df
 from .objectives.bounds import SMILE_TAU
-from .preprocessing import MARGINALS, fit_on_sample, marginal_transform, transform_in_chunks
+from .preprocessing import MARGINALS, fit_on_sample, marginal_transform, not_finite_after_map, transform_in_chunks
 from .objectives.contrastive import resolve_k
 from .readouts import (
     BOUND_READOUTS, READOUTS, batch_readout, check_readout, heldout_batches, heldout_readout, pointwise_log_ratios,
@@ -1030,14 +1030,22 @@ class MIEstimator(BaseEstimator):
 
 def _tensors(scalers: tuple[TransformerMixin, TransformerMixin], x: np.ndarray, y: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Standardise with the fold's training statistics and move to ``device`` as float32."""
-    return _mapped(scalers[0], x, device), _mapped(scalers[1], y, device)
+    return _mapped(scalers[0], x, device, "x"), _mapped(scalers[1], y, device, "y")
 
 
-def _mapped(scaler: TransformerMixin, values: np.ndarray, device: torch.device) -> torch.Tensor:
-    # The identity map of already-mapped large data: no transform, no copy beyond the float32 tensor.
+def _mapped(scaler: TransformerMixin, values: np.ndarray, device: torch.device, name: str = "x") -> torch.Tensor:
+    # The identity map (marginals="none", and already-mapped large data): no transform, no copy
+    # beyond the float32 array, checked on the host (values beyond float32's range become inf).
     if isinstance(scaler, StandardScaler) and not scaler.with_mean and not scaler.with_std:
-        return torch.as_tensor(np.asarray(values, dtype=np.float32), device=device)
-    return torch.as_tensor(scaler.transform(values), dtype=torch.float32, device=device)
+        with np.errstate(over="ignore"):
+            single = np.asarray(values, dtype=np.float32)
+        if not np.isfinite(single).all():
+            raise ValueError(not_finite_after_map(name, values))
+        return torch.as_tensor(single, device=device)
+    mapped = torch.as_tensor(scaler.transform(values), dtype=torch.float32, device=device)
+    if not bool(torch.isfinite(mapped).all()):
+        raise ValueError(not_finite_after_map(name, values))
+    return mapped
 
 
 def _pairs_table(pairs: list[tuple[np.ndarray, np.ndarray]]) -> pd.DataFrame:

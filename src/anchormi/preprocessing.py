@@ -199,8 +199,18 @@ def transform_in_chunks(transformer: TransformerMixin, array: np.ndarray, name: 
         chunk = np.asarray(array[start : start + CHUNK_ROWS], dtype=np.float64)
         check_finite(chunk, name, np.arange(start, start + chunk.shape[0]))
         out[start : start + chunk.shape[0]] = transformer.transform(chunk)
+        if not np.isfinite(out[start : start + chunk.shape[0]]).all():
+            raise ValueError(not_finite_after_map(name, chunk))
         _release_pages(array)
     return out
+
+
+def not_finite_after_map(name: str, values: np.ndarray) -> str:
+    """The message for finite input whose per-column map (or float32 copy) is not finite: values
+    beyond float32's range (3.4e38), or whose squares overflow a z-score's variance."""
+    largest = float(np.max(np.abs(np.asarray(values, dtype=np.float64)), initial=0.0))
+    return (f"{name} is finite, but not after its per-column map and conversion to float32 (largest |{name}| = "
+            f"{largest:.3g}); divide {name} by a power of ten, or use marginals='normal_scores', which takes any finite scale.")
 
 
 def _release_pages(array: np.ndarray) -> None:
