@@ -53,6 +53,20 @@ def test_few_valued_integers_stay_continuous_and_warn_naming_the_deciding_argume
         detect_discrete(np.arange(101) % 5, "y")  # 5 < 5.05
 
 
+def test_many_valued_text_columns_stay_categorical_and_warn_that_the_estimate_is_biased_low():
+    rng = np.random.default_rng(0)
+    measured = pd.DataFrame({"label": ["a", "b", "c"] * 100, "reading": rng.normal(size=300).astype(str)})
+    with pytest.warns(UserWarning, match=r"x column 'reading' \(300 distinct values; its text reads as numbers\) in 300 rows.*biased low.*astype\(float\)") as caught:
+        np.testing.assert_array_equal(detect_discrete(measured, "x"), [True, True])
+    assert "'label'" not in str(caught[0].message)  # 3 categories: nothing to warn about
+    with pytest.warns(UserWarning, match=r"y \(300 distinct values\) in 300 rows: categorical with many distinct values"):
+        assert detect_discrete(pd.Series([f"user{i}" for i in range(300)]), "y") is True
+    # 21 categories in 40 rows is above the count but not above half the rows; bools never warn
+    _no_warnings(lambda: detect_discrete(pd.Series([f"c{i % 21}" for i in range(43)]), "y"))
+    _no_warnings(lambda: detect_discrete(pd.Series([f"c{i}" for i in range(20)]), "y"))
+    _no_warnings(lambda: detect_discrete(pd.Series([f"c{i}" for i in range(300)]), "y", discrete=True))
+
+
 def test_an_explicit_choice_decides_and_silences():
     codes = np.arange(1000) % 5
     assert _no_warnings(lambda: detect_discrete(codes, "x", discrete=True)) is True

@@ -26,6 +26,9 @@ from sklearn.preprocessing import OneHotEncoder
 # the rows, looks like category codes; detect_discrete warns about it.
 FEW_VALUES = 20
 FEW_VALUES_FRACTION = 0.05
+# A categorical column with more distinct values than this fraction of the rows (and more than
+# FEW_VALUES) leaves most held-out rows with a category training rarely saw; detect_discrete warns.
+MANY_VALUES_FRACTION = 0.5
 
 
 def _as_frame(value: Any, name: str) -> tuple[pd.DataFrame, bool]:
@@ -87,7 +90,9 @@ def detect_discrete(value: Any, name: str, discrete: bool | None = None, stackle
             or categories that are not numbers.
     Warns:
         UserWarning: an integer column with few distinct values (<= 20 and < 5 % of n) is kept
-            continuous; the message names ``discrete_{name}``.
+            continuous; the message names ``discrete_{name}``. A text or category column with
+            many distinct values (> 20 and > half the rows) is encoded as asked but warns that the
+            estimate is biased low, and, when its text reads as numbers, how to read it as numbers.
     """
     argument = f"discrete_{name}"
     if discrete is not None and not isinstance(discrete, (bool, np.bool_)):
@@ -95,7 +100,7 @@ def detect_discrete(value: Any, name: str, discrete: bool | None = None, stackle
     frame, one_dimensional = _as_frame(value, name)
     n_rows = len(frame)
     mask = np.zeros(frame.shape[1], dtype=bool)
-    few_valued = []
+    few_valued, many_valued = [], []
     for position in range(frame.shape[1]):
         column = frame.iloc[:, position]
         categorical_dtype = _is_categorical_dtype(column.dtype)
@@ -113,6 +118,10 @@ def detect_discrete(value: Any, name: str, discrete: bool | None = None, stackle
             continue
         if categorical_dtype:
             mask[position] = True
+            if not pd.api.types.is_bool_dtype(column.dtype):
+                n_distinct = column.nunique()
+                if n_distinct > FEW_VALUES and n_distinct > MANY_VALUES_FRACTION * n_rows:
+                    many_valued.append((position, n_distinct, _reads_as_numbers(column)))
         elif _is_integer_dtype(column.dtype):
             n_distinct = column.nunique()
             if n_distinct <= FEW_VALUES and n_distinct < FEW_VALUES_FRACTION * n_rows:
@@ -128,7 +137,28 @@ def detect_discrete(value: Any, name: str, discrete: bool | None = None, stackle
             "and silence this warning.",
             UserWarning, stacklevel=stacklevel,
         )
+    if many_valued:
+        described = ", ".join(
+            f"{name}{_column_label(frame, position, one_dimensional)} ({count} distinct values"
+            + ("; its text reads as numbers)" if numbers else ")")
+            for position, count, numbers in many_valued
+        )
+        warnings.warn(
+            f"{described} in {n_rows} rows: categorical with many distinct values, so one-hot encoded, and most held-out "
+            "rows carry a category that the training rows show rarely or never; the estimate is biased low. Convert "
+            "measurements stored as text to numbers (e.g. .astype(float)); drop identifier-like columns or group rare categories.",
+            UserWarning, stacklevel=stacklevel,
+        )
     return bool(mask[0]) if one_dimensional else mask
+
+
+def _reads_as_numbers(column: pd.Series) -> bool:
+    """Every value of a text column parses as a number (a table read with the wrong types)."""
+    try:
+        pd.to_numeric(column.dropna())
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 class OneHotColumns:
