@@ -11,7 +11,7 @@ from scipy import stats
 import anchormi as ami
 from anchormi.critics import SeparableCritic
 from anchormi.diagnostics import (
-    calibration_check, offset_check, pareto_tail_shape, permutation_pvalue, permuted_log_ratios, product_pairs,
+    calibration_check, monotone_column_pairs, offset_check, pareto_tail_shape, permutation_pvalue, permuted_log_ratios, product_pairs,
 )
 from anchormi.intervals import confidence_interval, critical_value, offset_reading, pool_folds, satterthwaite_df, t_interval
 from anchormi.recalibration import logistic_offset
@@ -338,6 +338,37 @@ def test_diagnostics_name_their_checks_and_str_prints_warnings():
     assert result.diagnostics["test_pairs"].status == "warn"
     assert result.diagnostics["convergence"].status == "warn"
     assert "warning: test_pairs" in str(result) and "warning: convergence" in str(result)
+
+
+def test_columns_that_determine_each_other_are_found_by_sorting():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2_000, 4))
+    codes = rng.integers(0, 5, 2_000).astype(float)
+    y = np.column_stack([
+        rng.standard_normal(2_000),            # independent
+        x[:, 2] ** 3,                          # increasing in x column 2
+        1.0 - np.exp(x[:, 0]),                 # decreasing in x column 0
+        x[:, 1] + 1e-3 * rng.standard_normal(2_000),  # close, but noise reorders neighbours
+        codes,                                 # equal discrete columns: a finite MI, no warning
+    ])
+    x[:, 3] = codes
+    assert sorted(monotone_column_pairs(x, y)) == [(0, 2), (2, 1)]
+    # Checked on evenly spaced rows: a sample smaller than the data finds the same pairs.
+    assert sorted(monotone_column_pairs(x, y, max_rows=500)) == [(0, 2), (2, 1)]
+    assert monotone_column_pairs(x, rng.standard_normal((2_000, 3))) == []
+
+
+def test_a_fit_warns_naming_the_columns_that_determine_each_other():
+    import pandas as pd
+
+    rng = np.random.default_rng(6)
+    people = pd.DataFrame({"age": rng.uniform(20, 80, 400), "height": rng.normal(170, 10, 400)})
+    fit = {"max_steps": 30, "hidden": (8,), "embed_dim": 4, "n_permutations": 0}
+    result = ami.estimate(people, pd.DataFrame({"birth_year": 2026 - people.age}), **fit)
+    check = result.diagnostics["determined"]
+    assert check.status == "warn" and "x column 'age' and y column 'birth_year' determine each other" in check.message
+    assert "warning: determined" in str(result)
+    assert ami.estimate(people, people.height + rng.normal(0, 5, 400), **fit).diagnostics["determined"].status == "ok"
 
 
 def test_str_explains_an_estimate_below_its_interval():

@@ -21,6 +21,10 @@
 - **Offset agreement.** The anchor's trained offset and the offset refitted on validation pairs
   by balanced logistic regression (``anchormi.recalibration``) are both exact for the true log
   ratio; when they differ by more than their sampling error, the critic is not that ratio.
+- **Determined columns.** A column of y that is a strictly monotone function of a column of x
+  (the same column twice, age and birth year, y = x^3) makes I(X;Y) infinite for continuous
+  values; every finite estimate then reflects only the sample size and the step budget. Found by
+  sorting (:func:`monotone_column_pairs`), before any training.
 - **Independence test.** Under H0: X independent of Y, held-out pairs (x_i, y_i) are
   exchangeable with (x_i, y_pi(i)), and a critic fitted on other data is independent of them.
   So the permutation distribution of the held-out plug-in mean, with the critic fixed, gives an
@@ -220,8 +224,70 @@ def training_checks(still_improving: Sequence[bool], diverged: Sequence[bool], s
     return checks
 
 
-def data_checks(n_samples: int, n_test: int, dim_total: int, estimate: float, readout: str, tuple_size: int) -> list[Check]:
-    checks = []
+# Rows the determined-columns check looks at (evenly spaced), and the rows of its first-pass key.
+DETERMINED_ROWS = 10_000
+_KEY_ROWS = 32
+
+
+def monotone_column_pairs(x: np.ndarray, y: np.ndarray, max_rows: int = DETERMINED_ROWS) -> list[tuple[int, int]]:
+    """Pairs (i, j) where column j of ``y`` is a strictly monotone function of column i of ``x``
+    on up to ``max_rows`` evenly spaced rows, among columns with more distinct values than half of
+    those rows (continuous-looking; equal discrete columns have a finite MI).
+
+    A first pass keys every column by the order of its first 32 sampled values (y's also
+    reversed), so only columns that order those rows alike are compared in full: O(d log d) keys,
+    not d_x * d_y sorts. Shape: x (n, d_x), y (n, d_y).
+    """
+    n = x.shape[0]
+    rows = np.unique(np.linspace(0, n - 1, min(n, max_rows)).round().astype(np.int64))
+    xs, ys = np.asarray(x[rows], dtype=np.float64), np.asarray(y[rows], dtype=np.float64)
+
+    def continuous(values: np.ndarray) -> np.ndarray:
+        distinct = 1 + np.count_nonzero(np.diff(np.sort(values, axis=0), axis=0), axis=0)
+        return np.flatnonzero(distinct > rows.size / 2)
+
+    def key(column: np.ndarray) -> bytes:
+        return np.argsort(column[:_KEY_ROWS], kind="stable").tobytes()
+
+    candidates: dict[bytes, list[int]] = {}
+    for j in continuous(ys):
+        for signed in (ys[:, j], -ys[:, j]):
+            candidates.setdefault(key(signed), []).append(int(j))
+    pairs = []
+    for i in continuous(xs):
+        matches = candidates.get(key(xs[:, i]), [])
+        if matches:
+            order = np.argsort(xs[:, i], kind="stable")
+            for j in dict.fromkeys(matches):
+                steps = np.diff(ys[order, j])
+                if (steps > 0).all() or (steps < 0).all():
+                    pairs.append((int(i), j))
+    return pairs
+
+
+def determined_check(pairs: Sequence[tuple[int, int]], names: tuple[Sequence[str] | None, Sequence[str] | None] = (None, None)) -> Check:
+    """Warns when :func:`monotone_column_pairs` found any pair; ``names`` (x's, y's; None for
+    unnamed columns) label the columns."""
+    if not pairs:
+        return Check("determined", "ok", "no column of y is a monotone function of a column of x.", 0)
+
+    def label(side: str, index: int) -> str:
+        side_names = names[side == "y"]
+        return f"{side} column {side_names[index]!r}" if side_names is not None else f"{side} column {index}"
+
+    listed = ", ".join(f"{label('x', i)} and {label('y', j)}" for i, j in pairs[:3]) + (f" (and {len(pairs) - 3} more pairs)" if len(pairs) > 3 else "")
+    return Check(
+        "determined", "warn",
+        f"{listed} determine each other (one is a strictly monotone function of the other): for continuous values "
+        "I(X;Y) is then infinite, and this finite estimate reflects only the sample size and the step budget. Give "
+        "such a column to one side only; for discrete values pass discrete_x/discrete_y=True or method='discrete'.",
+        len(pairs),
+    )
+
+
+def data_checks(n_samples: int, n_test: int, dim_total: int, estimate: float, readout: str, tuple_size: int,
+                determined: Check | None = None) -> list[Check]:
+    checks = [] if determined is None else [determined]
     if n_test < 200:
         checks.append(Check("test_pairs", "warn", f"only {n_test} held-out pairs: the interval's normal approximation is rough; use more data or folds.", n_test))
     else:

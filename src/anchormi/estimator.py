@@ -32,7 +32,7 @@ from ._validation import (
 from .critics import ACTIVATIONS, CRITICS, FiniteSupportCritic, StackedCritic, make_critic
 from .encoding import fit_encoder
 from .diagnostics import (
-    calibration_check, data_checks, fold_agreement_check, offset_check, permutation_pvalue, permuted_log_ratios, product_pairs,
+    calibration_check, data_checks, determined_check, fold_agreement_check, monotone_column_pairs, offset_check, permutation_pvalue, permuted_log_ratios, product_pairs,
     training_checks,
 )
 from .intervals import CI_CLIPPED, describe_interval, offset_reading, pool_folds, satterthwaite_df
@@ -43,7 +43,7 @@ from .readouts import (
     BOUND_READOUTS, READOUTS, batch_readout, check_readout, heldout_batches, heldout_readout, pointwise_log_ratios,
 )
 from .recalibration import critic_offset
-from .result import MIResult
+from .result import Check, MIResult
 from .runtime import ThreadGovernor, progress_default, resolve_device, thread_policy
 from .trainer import TrainConfig, TrainOutcome, epoch_batches, train_streaming, train_with_validation
 
@@ -402,6 +402,9 @@ class MIEstimator(BaseEstimator):
         for name, value in (("x", x), ("y", y), ("z", z)):
             if value is not None:
                 encoders[name] = fit_encoder(value, name, getattr(self, f"discrete_{name}"), stacklevel=3)
+        # Column names for messages, where the columns reach the critic as they are (no one-hot blocks).
+        column_names = tuple(list(map(str, value.columns)) if isinstance(value, pd.DataFrame) and encoders[name] is None else None
+                             for name, value in (("x", x), ("y", y)))
         x, y, z = (value if encoders.get(name) is None else encoders[name].transform(value)
                    for name, value in (("x", x), ("y", y), ("z", z)))
         shared_maps = None
@@ -428,6 +431,7 @@ class MIEstimator(BaseEstimator):
                     f"{resolved['readout']!r} readout does not give; use objective='anchor' (or another ratio objective) "
                     "with readout='plugin'."
                 )
+        determined = determined_check(monotone_column_pairs(x_array, y_array), column_names)
         splits = self._splits(x_array.shape[0])
         n_train = min(split.train.size for split in splits)
         if self.batch_size is not None and self.batch_size > n_train:
@@ -467,7 +471,8 @@ class MIEstimator(BaseEstimator):
                          (-1.0, self._fit_folds(splits, x_array, z_array, resolved, batch_size, device, sides[1], recalibrate=True,
                                                 threads=threads), z_array)]
             dim_total = x_array.shape[1] + y_array.shape[1] + (0 if z_array is None else z_array.shape[1])
-            heldout_pmi, result = self._crossfit_result(terms, x_array, dim_total, resolved, batch_size, device, dist=dist)
+            heldout_pmi, result = self._crossfit_result(terms, x_array, dim_total, resolved, batch_size, device, dist=dist,
+                                                        determined=determined)
             n_threads, thread_steps = _threads_used(threads)
         fold_fits = terms[0][1]
 
@@ -693,7 +698,8 @@ class MIEstimator(BaseEstimator):
         return fits
 
     def _crossfit_result(self, terms: list[tuple[float, list[_FoldFit], np.ndarray]], x: np.ndarray, dim_total: int,
-                         resolved: dict, batch_size: int, device: torch.device, dist: "distributed.Distributed | None" = None) -> MIResult:
+                         resolved: dict, batch_size: int, device: torch.device, dist: "distributed.Distributed | None" = None,
+                         determined: Check | None = None) -> MIResult:
         """Pool held-out values over folds into the result, with diagnostics and the p-value.
 
         Returns (pairs, result): ``pairs`` has one row per held-out pair (its ``row`` in the data,
@@ -808,7 +814,7 @@ class MIEstimator(BaseEstimator):
         checks.append(fold_agreement_check(pooled.fold_means, pooled.fold_stderrs, pooled.estimate))
         checks.append(offset_check(offset_disagreement, pooled.stderr, mi, applied=reads_refitted))
         tuple_size = resolve_k(batch_size, resolved["loss_params"].get("nu", 0.0), resolved["loss_params"].get("k")) if readout == "infonce" else batch_size
-        checks += data_checks(x.shape[0], n_used, dim_total, mi, readout, tuple_size)
+        checks += data_checks(x.shape[0], n_used, dim_total, mi, readout, tuple_size, determined)
         for check in checks:
             diagnostics[check.name] = check
         # Permuting y is a test of X independent of Y only; it does not preserve Y | Z, so a
