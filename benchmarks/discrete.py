@@ -21,7 +21,6 @@ import sys
 import time
 import warnings
 
-import numpy as np
 import pandas as pd
 
 import anchormi as ami
