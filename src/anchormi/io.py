@@ -254,7 +254,8 @@ def _first_line(error: BaseException) -> str:
 def _check_disjoint(columns: dict[str, list[str]]) -> None:
     """Each table column belongs to one variable, once. A column shared by x and y makes I(X;Y)
     infinite for continuous values (the column's entropy for discrete ones), and one shared with z
-    makes I(X;Y|Z) zero by construction: always a slip in the column lists, never a question."""
+    makes I(X;Y|Z) zero by construction: almost always a slip in the column lists. The rare
+    intended overlap (the entropy of a discrete column) stays possible with a renamed copy."""
     for option, names in columns.items():
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
@@ -265,9 +266,10 @@ def _check_disjoint(columns: dict[str, list[str]]) -> None:
             shared = [n for n in columns[first] if n in columns[second]]
             if shared:
                 consequence = ("I(X;Y|Z) is then 0 by construction" if second.startswith("z")
-                               else "I(X;Y) is then infinite for continuous values")
+                               else "I(X;Y) is then infinite for continuous values (for a discrete column, its entropy)")
                 raise ValueError(
-                    f"columns {shared} are in both {first} and {second}; {consequence}. Give each column to one variable only."
+                    f"columns {shared} are in both {first} and {second}; {consequence}. Give each column to one "
+                    "variable only (if the overlap is intended, copy the column under a second name)."
                 )
 
 
