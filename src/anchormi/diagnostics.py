@@ -21,7 +21,7 @@
 - **Offset agreement.** The anchor's trained offset and the offset refitted on validation pairs
   by balanced logistic regression (``anchormi.recalibration``) are both exact for the true log
   ratio; when they differ by more than their sampling error, the critic is not that ratio.
-- **Determined columns.** A column of y that is a strictly monotone function of a column of x
+- **Determined columns.** A column of y that is a monotone function of a column of x
   (the same column twice, age and birth year, y = x^3) makes I(X;Y) infinite for continuous
   values; every finite estimate then reflects only the sample size and the step budget. Found by
   sorting (:func:`monotone_column_pairs`), before any training.
@@ -227,18 +227,22 @@ def training_checks(still_improving: Sequence[bool], diverged: Sequence[bool], s
 # Rows the determined-columns check looks at (evenly spaced), and the rows of its first-pass key.
 DETERMINED_ROWS = 10_000
 _KEY_ROWS = 32
+_DETERMINED_VALUES = 20_000_000
 
 
 def monotone_column_pairs(x: np.ndarray, y: np.ndarray, max_rows: int = DETERMINED_ROWS) -> list[tuple[int, int]]:
-    """Pairs (i, j) where column j of ``y`` is a strictly monotone function of column i of ``x``
-    on up to ``max_rows`` evenly spaced rows, among columns with more distinct values than half of
-    those rows (continuous-looking; equal discrete columns have a finite MI).
+    """Pairs (i, j) where column j of ``y`` is a monotone function of column i of ``x``
+    on up to ``max_rows`` evenly spaced rows (fewer for very wide data: about 20 million values in
+    all, at least 1,000 rows), among columns with more distinct values than half of those rows
+    (continuous-looking; equal discrete columns have a finite MI).
 
     A first pass keys every column by the order of its first 32 sampled values (y's also
     reversed), so only columns that order those rows alike are compared in full: O(d log d) keys,
     not d_x * d_y sorts. Shape: x (n, d_x), y (n, d_y).
     """
     n = x.shape[0]
+    # Wide data get fewer rows (at least 1,000), so the float64 copies stay near 160 MB.
+    max_rows = int(np.clip(_DETERMINED_VALUES // (x.shape[1] + y.shape[1]), min(1_000, max_rows), max_rows))
     rows = np.unique(np.linspace(0, n - 1, min(n, max_rows)).round().astype(np.int64))
     xs, ys = np.asarray(x[rows], dtype=np.float64), np.asarray(y[rows], dtype=np.float64)
 
@@ -259,8 +263,9 @@ def monotone_column_pairs(x: np.ndarray, y: np.ndarray, max_rows: int = DETERMIN
         if matches:
             order = np.argsort(xs[:, i], kind="stable")
             for j in dict.fromkeys(matches):
+                # Non-strict: rounding can tie two images of distinct values (x**3 in float32).
                 steps = np.diff(ys[order, j])
-                if (steps > 0).all() or (steps < 0).all():
+                if (steps >= 0).all() or (steps <= 0).all():
                     pairs.append((int(i), j))
     return pairs
 
@@ -278,7 +283,7 @@ def determined_check(pairs: Sequence[tuple[int, int]], names: tuple[Sequence[str
     listed = ", ".join(f"{label('x', i)} and {label('y', j)}" for i, j in pairs[:3]) + (f" (and {len(pairs) - 3} more pairs)" if len(pairs) > 3 else "")
     return Check(
         "determined", "warn",
-        f"{listed} determine each other (one is a strictly monotone function of the other): for continuous values "
+        f"{listed} determine each other (one is a monotone function of the other): for continuous values "
         "I(X;Y) is then infinite, and this finite estimate reflects only the sample size and the step budget. Give "
         "such a column to one side only; for discrete values pass discrete_x/discrete_y=True or method='discrete'.",
         len(pairs),
