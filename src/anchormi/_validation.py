@@ -149,7 +149,8 @@ def integer_at_least(minimum: int) -> Constraint:
 
 
 def optional(constraint: Constraint) -> Constraint:
-    return Constraint(lambda v: v is None or constraint(v), f"None or {constraint.description}")
+    # Worded for the CLI too, where None is an option left out: "a positive integer (or None for the default)".
+    return Constraint(lambda v: v is None or constraint(v), f"{constraint.description} (or None for the default)")
 
 
 def one_of(*choices: Any) -> Constraint:
