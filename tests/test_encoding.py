@@ -67,6 +67,17 @@ def test_many_valued_text_columns_stay_categorical_and_warn_that_the_estimate_is
     _no_warnings(lambda: detect_discrete(pd.Series([f"c{i}" for i in range(300)]), "y", discrete=True))
 
 
+def test_dates_times_and_durations_are_refused_with_how_to_convert_them():
+    when = pd.Series(pd.date_range("2020-01-01", periods=50, freq="h"), name="when")
+    table = pd.DataFrame({"value": np.arange(50.0), "when": when})
+    for value, label in ((table, "x column 'when'"), (when, "x"), (when - when.min(), "x"),
+                         (when.dt.to_period("D"), "x"), (when.to_numpy(), "x")):
+        with pytest.raises(ValueError, match=rf"^{label} holds dates or times \(dtype .*\); convert them to numbers first"):
+            detect_discrete(value, "x")
+        with pytest.raises(ValueError, match="holds dates or times"):
+            detect_discrete(value, "x", discrete=True)  # no explicit choice makes a date a number or a category
+
+
 def test_an_explicit_choice_decides_and_silences():
     codes = np.arange(1000) % 5
     assert _no_warnings(lambda: detect_discrete(codes, "x", discrete=True)) is True

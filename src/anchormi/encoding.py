@@ -62,6 +62,11 @@ def _is_categorical_dtype(dtype: Any) -> bool:
     )
 
 
+def _is_time_dtype(dtype: Any) -> bool:
+    return (pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype)
+            or isinstance(dtype, pd.PeriodDtype))
+
+
 def _is_integer_dtype(dtype: Any) -> bool:
     return pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
 
@@ -86,8 +91,8 @@ def detect_discrete(value: Any, name: str, discrete: bool | None = None, stackle
         even with one column) a boolean mask of shape (d,), one entry per column.
 
     Raises:
-        ValueError: ``discrete`` is not None/True/False, or ``discrete=False`` for a column of text
-            or categories that are not numbers.
+        ValueError: ``discrete`` is not None/True/False, ``discrete=False`` for a column of text
+            or categories that are not numbers, or a column of dates, times or durations.
     Warns:
         UserWarning: an integer column with few distinct values (<= 20 and < 5 % of n) is kept
             continuous; the message names ``discrete_{name}``. A text or category column with
@@ -103,6 +108,11 @@ def detect_discrete(value: Any, name: str, discrete: bool | None = None, stackle
     few_valued, many_valued = [], []
     for position in range(frame.shape[1]):
         column = frame.iloc[:, position]
+        if _is_time_dtype(column.dtype):
+            raise ValueError(
+                f"{name}{_column_label(frame, position, one_dimensional)} holds dates or times (dtype {column.dtype}); "
+                "convert them to numbers first, e.g. seconds: (column - column.min()).dt.total_seconds(), or drop it."
+            )
         categorical_dtype = _is_categorical_dtype(column.dtype)
         if discrete is not None:
             if not discrete and categorical_dtype and not pd.api.types.is_bool_dtype(column.dtype):
