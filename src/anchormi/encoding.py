@@ -115,15 +115,12 @@ def detect_discrete(value: Any, name: str, discrete: bool | None = None, stackle
             )
         categorical_dtype = _is_categorical_dtype(column.dtype)
         if discrete is not None:
-            if not discrete and categorical_dtype and not pd.api.types.is_bool_dtype(column.dtype):
-                try:
-                    column.astype(np.float64)
-                except (TypeError, ValueError) as error:
-                    raise ValueError(
-                        f"{name}{_column_label(frame, position, one_dimensional)} holds text or categories "
-                        f"(dtype {column.dtype}) that are not numbers, but {argument}=False says it is continuous; "
-                        f"pass {argument}=True (or None) to one-hot encode it, or convert it to numbers."
-                    ) from error
+            if not discrete and categorical_dtype and not pd.api.types.is_bool_dtype(column.dtype) and not _reads_as_numbers(column):
+                raise ValueError(
+                    f"{name}{_column_label(frame, position, one_dimensional)} holds text or categories "
+                    f"(dtype {column.dtype}) that are not numbers, but {argument}=False says it is continuous; "
+                    f"pass {argument}=True (or None) to one-hot encode it, or convert it to numbers."
+                )
             mask[position] = bool(discrete)
             continue
         if categorical_dtype:
@@ -163,9 +160,9 @@ def detect_discrete(value: Any, name: str, discrete: bool | None = None, stackle
 
 
 def _reads_as_numbers(column: pd.Series) -> bool:
-    """Every value of a text column parses as a number (a table read with the wrong types)."""
+    """Every value of a text or category column converts to a float (numbers stored as text)."""
     try:
-        pd.to_numeric(column.dropna())
+        column.astype(np.float64)
     except (TypeError, ValueError):
         return False
     return True
