@@ -11,7 +11,7 @@ from scipy import stats
 import anchormi as ami
 from anchormi.critics import SeparableCritic
 from anchormi.diagnostics import (
-    calibration_check, monotone_column_pairs, offset_check, pareto_tail_shape, permutation_pvalue, permuted_log_ratios, product_pairs,
+    calibration_check, constant_columns, monotone_column_pairs, offset_check, pareto_tail_shape, permutation_pvalue, permuted_log_ratios, product_pairs,
 )
 from anchormi.intervals import confidence_interval, critical_value, offset_reading, pool_folds, satterthwaite_df, t_interval
 from anchormi.recalibration import logistic_offset
@@ -369,6 +369,34 @@ def test_a_fit_warns_naming_the_columns_that_determine_each_other():
     assert check.status == "warn" and "x column 'age' and y column 'birth_year' determine each other" in check.message
     assert "warning: determined" in str(result)
     assert ami.estimate(people, people.height + rng.normal(0, 5, 400), **fit).diagnostics["determined"].status == "ok"
+
+
+def test_constant_columns_are_confirmed_on_every_row():
+    rng = np.random.default_rng(7)
+    values = rng.standard_normal((5_000, 4))
+    values[:, 1] = 3.0
+    values[:, 2] = -1.0
+    values[1, 2] = 0.0  # row 1 is not among the 50 evenly spaced rows screened below
+    assert constant_columns(values) == [1]
+    assert constant_columns(values, max_rows=50, chunk=700) == [1]
+    assert constant_columns(rng.standard_normal((10, 2))) == []
+
+
+def test_a_fit_says_when_x_or_y_is_constant():
+    import pandas as pd
+
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((400, 2))
+    fit = {"max_steps": 30, "hidden": (8,), "embed_dim": 4, "n_permutations": 0}
+    result = ami.estimate(x, np.full((400, 2), 7.0), **fit)
+    check = result.diagnostics["constant"]
+    assert check.status == "warn" and check.message.startswith("y takes one value in every row (all 2 columns)")
+    assert "I(X;Y) = 0 exactly" in check.message and "warning: constant" in str(result)
+    # A constant column beside varying ones adds nothing: named, not warned about.
+    frame = pd.DataFrame({"a": x[:, 0], "flat": np.zeros(400)})
+    check = ami.estimate(frame, x[:, :1] + rng.normal(0, 1, (400, 1)), **fit).diagnostics["constant"]
+    assert check.status == "ok" and "x column 'flat'" in check.message
+    assert ami.estimate(x, x + rng.normal(0, 1, x.shape), **fit).diagnostics["constant"].message == "no column of x or y is constant."
 
 
 def test_str_explains_an_estimate_below_its_interval():

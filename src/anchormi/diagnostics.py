@@ -25,6 +25,8 @@
   (the same column twice, age and birth year, y = x^3) makes I(X;Y) infinite for continuous
   values; every finite estimate then reflects only the sample size and the step budget. Found by
   sorting (:func:`monotone_column_pairs`), before any training.
+- **Constant variables.** An x or a y that takes one value in every row carries no information:
+  I(X;Y) = 0 exactly, whatever the fit reports about its own training (:func:`constant_check`).
 - **Independence test.** Under H0: X independent of Y, held-out pairs (x_i, y_i) are
   exchangeable with (x_i, y_pi(i)), and a critic fitted on other data is independent of them.
   So the permutation distribution of the held-out plug-in mean, with the critic fixed, gives an
@@ -290,9 +292,58 @@ def determined_check(pairs: Sequence[tuple[int, int]], names: tuple[Sequence[str
     )
 
 
+def constant_columns(values: np.ndarray, max_rows: int = DETERMINED_ROWS, chunk: int = 1_000_000) -> list[int]:
+    """Columns of ``values`` (n, d) that hold one value in every row: screened on up to
+    ``max_rows`` evenly spaced rows, and each survivor confirmed on all rows, ``chunk`` rows at a
+    time (a memory-mapped array is read only for columns constant on the sample)."""
+    n = values.shape[0]
+    rows = np.unique(np.linspace(0, n - 1, min(n, max_rows)).round().astype(np.int64))
+    sample = np.asarray(values[rows])
+    candidates = np.flatnonzero((sample == sample[:1]).all(axis=0))
+    constant = []
+    for j in candidates:
+        first = values[0, j]
+        if all((np.asarray(values[start:start + chunk, j]) == first).all() for start in range(0, n, chunk)):
+            constant.append(int(j))
+    return constant
+
+
+def constant_check(x: np.ndarray, y: np.ndarray, names: tuple[Sequence[str] | None, Sequence[str] | None] = (None, None)) -> Check:
+    """Warns when every column of x, or of y, is constant: I(X;Y) is then 0 exactly, and the fit's
+    other checks describe a critic that had nothing to learn. Constant columns beside varying ones
+    are named in an ok check (they add nothing). ``names`` as in :func:`determined_check`."""
+    found = {"x": constant_columns(x), "y": constant_columns(y)}
+    widths = {"x": x.shape[1], "y": y.shape[1]}
+    whole = [side for side in ("x", "y") if found[side] and len(found[side]) == widths[side]]
+    if whole:
+        side = whole[0]
+        return Check(
+            "constant", "warn",
+            f"{side} takes one value in every row ({'its only column' if widths[side] == 1 else f'all {widths[side]} columns'}): "
+            "it carries no information, so I(X;Y) = 0 exactly, and the convergence and offset checks describe a critic "
+            "that had nothing to learn. Check that the right columns were passed.",
+            float(widths[side]),
+        )
+    if not found["x"] and not found["y"]:
+        return Check("constant", "ok", "no column of x or y is constant.", 0.0)
+
+    def label(side: str, index: int) -> str:
+        side_names = names[side == "y"]
+        return repr(side_names[index]) if side_names is not None else str(index)
+
+    listed = "; ".join(
+        f"{side} column{'s' if len(found[side]) > 1 else ''} " + ", ".join(label(side, j) for j in found[side][:5])
+        + (f" (and {len(found[side]) - 5} more)" if len(found[side]) > 5 else "")
+        for side in ("x", "y") if found[side]
+    )
+    return Check("constant", "ok", f"constant, so they add nothing: {listed}.", float(len(found["x"]) + len(found["y"])))
+
+
 def data_checks(n_samples: int, n_test: int, dim_total: int, estimate: float, readout: str, tuple_size: int,
-                determined: Check | None = None) -> list[Check]:
-    checks = [] if determined is None else [determined]
+                before: Sequence[Check] = ()) -> list[Check]:
+    """Checks of the data and the estimate's regime; ``before`` (checks run on the data before
+    training, such as :func:`determined_check` and :func:`constant_check`) come first."""
+    checks = list(before)
     if n_test < 200:
         checks.append(Check("test_pairs", "warn", f"only {n_test} held-out pairs: the interval's normal approximation is rough; use more data or folds.", n_test))
     else:

@@ -32,7 +32,7 @@ from ._validation import (
 from .critics import ACTIVATIONS, CRITICS, FiniteSupportCritic, StackedCritic, make_critic
 from .encoding import fit_encoder
 from .diagnostics import (
-    calibration_check, data_checks, determined_check, fold_agreement_check, monotone_column_pairs, offset_check, permutation_pvalue, permuted_log_ratios, product_pairs,
+    calibration_check, constant_check, data_checks, determined_check, fold_agreement_check, monotone_column_pairs, offset_check, permutation_pvalue, permuted_log_ratios, product_pairs,
     training_checks,
 )
 from .intervals import CI_CLIPPED, describe_interval, offset_reading, pool_folds, satterthwaite_df
@@ -418,8 +418,11 @@ class MIEstimator(BaseEstimator):
             x_array = transform_in_chunks(shared_maps[0], x_view, "x")
             y_array = transform_in_chunks(shared_maps[1], y_view, "y")
             resolved = dict(resolved, marginals="none")
+            # On the values as given: a map fitted on a sample may flatten a rarely varying column.
+            constant = constant_check(x_view, y_view, column_names)
         else:
             x_array, y_array = check_pair(x, y, min_samples=MIN_SAMPLES)
+            constant = constant_check(x_array, y_array, column_names)
         z_array = None
         if z is not None:
             z_array = check_array(z, "z")
@@ -431,7 +434,8 @@ class MIEstimator(BaseEstimator):
                     f"{resolved['readout']!r} readout does not give; use objective='anchor' (or another ratio objective) "
                     "with readout='plugin'."
                 )
-        determined = determined_check(monotone_column_pairs(x_array, y_array), column_names)
+        # Checks of the data that need no critic, run before training.
+        before = [determined_check(monotone_column_pairs(x_array, y_array), column_names), constant]
         splits = self._splits(x_array.shape[0])
         n_train = min(split.train.size for split in splits)
         if self.batch_size is not None and self.batch_size > n_train:
@@ -472,7 +476,7 @@ class MIEstimator(BaseEstimator):
                                                 threads=threads), z_array)]
             dim_total = x_array.shape[1] + y_array.shape[1] + (0 if z_array is None else z_array.shape[1])
             heldout_pmi, result = self._crossfit_result(terms, x_array, dim_total, resolved, batch_size, device, dist=dist,
-                                                        determined=determined)
+                                                        before=before)
             n_threads, thread_steps = _threads_used(threads)
         fold_fits = terms[0][1]
 
@@ -699,7 +703,7 @@ class MIEstimator(BaseEstimator):
 
     def _crossfit_result(self, terms: list[tuple[float, list[_FoldFit], np.ndarray]], x: np.ndarray, dim_total: int,
                          resolved: dict, batch_size: int, device: torch.device, dist: "distributed.Distributed | None" = None,
-                         determined: Check | None = None) -> MIResult:
+                         before: Sequence[Check] = ()) -> MIResult:
         """Pool held-out values over folds into the result, with diagnostics and the p-value.
 
         Returns (pairs, result): ``pairs`` has one row per held-out pair (its ``row`` in the data,
@@ -814,7 +818,7 @@ class MIEstimator(BaseEstimator):
         checks.append(fold_agreement_check(pooled.fold_means, pooled.fold_stderrs, pooled.estimate))
         checks.append(offset_check(offset_disagreement, pooled.stderr, mi, applied=reads_refitted))
         tuple_size = resolve_k(batch_size, resolved["loss_params"].get("nu", 0.0), resolved["loss_params"].get("k")) if readout == "infonce" else batch_size
-        checks += data_checks(x.shape[0], n_used, dim_total, mi, readout, tuple_size, determined)
+        checks += data_checks(x.shape[0], n_used, dim_total, mi, readout, tuple_size, before)
         for check in checks:
             diagnostics[check.name] = check
         # Permuting y is a test of X independent of Y only; it does not preserve Y | Z, so a
