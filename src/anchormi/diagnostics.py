@@ -364,6 +364,7 @@ def data_checks(n_samples: int, n_test: int, dim_total: int, estimate: float, re
         checks.append(Check(
             "high_mi", "warn",
             f"the estimate {estimate:.2f} nats is near log(n_test) = {math.log(n_test):.2f}: the critic must represent "
-            "ratios seen in very few pairs, so the plug-in tends to be biased low; use more data.", estimate,
+            "ratios seen in very few pairs, so the plug-in can be off by 10 % or more either way (low when the critic "
+            "cannot resolve the peak, high when the refitted offset overshoots); use more data.", estimate,
         ))
     return checks
