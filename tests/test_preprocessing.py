@@ -27,6 +27,24 @@ def test_sorted_fit_gives_the_parents_quantiles_and_transform_bit_for_bit(n, n_q
     np.testing.assert_array_equal(sorted_fit.transform(new), parent.transform(new))
 
 
+@pytest.mark.parametrize("output", ["normal", "uniform"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_vectorised_transform_gives_the_parents_output_bit_for_bit(output, dtype):
+    x = _columns(2_000, seed=9)
+    params = {"n_quantiles": 700, "subsample": None, "output_distribution": output}
+    parent, fast = QuantileTransformer(**params).fit(x), SortedQuantileTransformer(**params).fit(x)
+    new = np.vstack([_columns(300, seed=10) * 1.5,  # values beyond the training range
+                     x.min(axis=0), x.max(axis=0),  # the bounds themselves
+                     x.min(axis=0) + 5e-8, x.max(axis=0) - 5e-8, x.min(axis=0) + 2e-7]).astype(dtype)  # within and past the threshold
+    expected, got = parent.transform(new), fast.transform(new)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(fast.inverse_transform(got), parent.inverse_transform(expected))
+    with_nan = new.copy()
+    with_nan[3, 0] = np.nan  # the parent's path, which keeps NaNs
+    np.testing.assert_array_equal(fast.transform(with_nan), parent.transform(with_nan))
+
+
 def test_nan_or_subsample_take_the_parents_path_and_clone_keeps_the_class():
     x = _columns(300, seed=3)
     x[5, 0] = np.nan

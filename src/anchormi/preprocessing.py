@@ -25,9 +25,11 @@ from __future__ import annotations
 import mmap
 
 import numpy as np
+from scipy import sparse, special, stats
 from sklearn.base import TransformerMixin
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import QuantileTransformer, StandardScaler
+from sklearn.preprocessing._data import BOUNDS_THRESHOLD
 
 from ._validation import check_finite
 from .encoding import FEW_VALUES, FEW_VALUES_FRACTION
@@ -49,6 +51,12 @@ class SortedQuantileTransformer(QuantileTransformer):
 
     The sorted path also sets ``n_distinct_`` (distinct values per column), which the sort gives
     for free; the parent's path leaves it unset.
+
+    The forward transform of dense, NaN-free input does the parent's per-column arithmetic but
+    applies the normal quantile function once to the whole array (``scipy.special.ndtri``, what
+    ``scipy.stats.norm.ppf`` computes, bit for bit) instead of three ``scipy.stats`` calls per
+    column, whose argument checks cost about 0.4 ms each: a five-fold fit on 1,000 + 1 columns
+    and 500 rows spent 35 of its 42 s there. Same output bit for bit (tests/test_preprocessing.py).
     """
 
     def _dense_fit(self, X, random_state):
@@ -66,6 +74,32 @@ class SortedQuantileTransformer(QuantileTransformer):
         step = high - low
         quantiles = np.where(fraction >= 0.5, high - step * (1 - fraction), low + step * fraction)
         self.quantiles_ = np.maximum.accumulate(quantiles, axis=0)
+
+    def _transform(self, X, inverse=False):
+        if inverse or sparse.issparse(X) or np.isnan(X).any():
+            return super()._transform(X, inverse)
+        normal = self.output_distribution == "normal"
+        columns = np.ascontiguousarray(X.T)  # np.interp reads a contiguous column about 1.6x faster
+        for j, column in enumerate(columns):
+            quantiles = self.quantiles_[:, j]
+            # The parent's bounds: within BOUNDS_THRESHOLD of the training range for the normal
+            # output, equality for the uniform one; then the mean of the interpolation in both
+            # directions (tied quantiles), with the bounds sent to 0 and 1.
+            if normal:
+                low, high = column - BOUNDS_THRESHOLD < quantiles[0], column + BOUNDS_THRESHOLD > quantiles[-1]
+            else:
+                low, high = column == quantiles[0], column == quantiles[-1]
+            uniform = 0.5 * (np.interp(column, quantiles, self.references_)
+                             - np.interp(-column, -quantiles[::-1], -self.references_[::-1]))
+            uniform[high], uniform[low] = 1.0, 0.0
+            column[...] = uniform
+        X[...] = columns.T
+        if normal:
+            # In float64 as the parent's scipy.stats call computes, clipped as it clips.
+            clip_min = stats.norm.ppf(BOUNDS_THRESHOLD - np.spacing(1))
+            clip_max = stats.norm.ppf(1 - (BOUNDS_THRESHOLD - np.spacing(1)))
+            X[...] = np.clip(special.ndtri(X.astype(np.float64, copy=False)), clip_min, clip_max)
+        return X
 
 
 class NormalScores(SortedQuantileTransformer):
