@@ -155,3 +155,11 @@ def test_one_hot_checks_its_input():
     fitted = OneHotColumns(np.array([True, False]), name="x").fit(pd.DataFrame({"c": ["a", "b"], "v": [1.0, 2.0]}))
     with pytest.raises(ValueError, match="same columns"):
         fitted.transform(pd.DataFrame({"v": [1.0], "c": ["a"]}))
+
+
+def test_columns_named_by_numpy_integers_read_as_plain_numbers():
+    # A 2-D array's columns are numbered 0, 1, ...; an integer index hands them back as numpy integers.
+    codes = np.random.default_rng(0).integers(0, 3, (300, 2))
+    for value in (codes, pd.DataFrame(codes, columns=pd.Index([0, 1], dtype="int64"))):
+        with pytest.warns(UserWarning, match=r"^x column 0 \(3 distinct values\), x column 1 \(3 distinct values\) in 300 rows: integer-typed"):
+            detect_discrete(value, "x")

@@ -63,6 +63,10 @@ def test_non_numeric_and_scalar_inputs():
         check_array(3.0, "y")
     with pytest.raises(ValueError, match="empty"):
         check_array(np.zeros((0, 3)), "x")
+    from scipy import sparse
+
+    with pytest.raises(ValueError, match=r"x is a sparse matrix \(csr_matrix\); pass a dense array, e.g. x.toarray\(\)"):
+        check_array(sparse.csr_matrix(np.eye(3)), "x")
 
 
 def test_one_d_integer_boolean_pandas_and_torch_inputs_are_converted():

@@ -14,6 +14,11 @@ import numpy as np
 
 def _to_numpy(value: Any, name: str) -> np.ndarray:
     # torch tensors and pandas objects both expose a route to numpy; avoid importing either here.
+    if hasattr(value, "toarray") and hasattr(value, "nnz"):  # scipy.sparse, without importing it
+        raise ValueError(
+            f"{name} is a sparse matrix ({type(value).__name__}); pass a dense array, e.g. {name}.toarray(): "
+            "the critic reads dense rows."
+        )
     if hasattr(value, "detach") and hasattr(value, "cpu"):
         value = value.detach().cpu().numpy()
     elif hasattr(value, "to_numpy"):

@@ -74,7 +74,9 @@ def _is_integer_dtype(dtype: Any) -> bool:
 def _column_label(frame: pd.DataFrame, position: int, one_dimensional: bool) -> str:
     if one_dimensional:
         return ""
-    return f" column {frame.columns[position]!r}"
+    label = frame.columns[position]
+    # A numpy scalar name (the columns of a frame built from an array) reads as 0, not np.int64(0).
+    return f" column {label.item() if isinstance(label, np.generic) else label!r}"
 
 
 def detect_discrete(value: Any, name: str, discrete: bool | None = None, stacklevel: int = 2) -> bool | np.ndarray:
