@@ -108,6 +108,19 @@ GRIDS = {
 }
 
 
+def task_for(family: str, dim: int, mi: float):
+    """The task of one grid cell (``dim`` is k for digits)."""
+    if family == "digits":
+        return ami.tasks.digits(k=dim)
+    if family in ("student_t", "student_t2"):
+        # Three degrees of freedom (two for student_t2); at the tail part of the MI alone, rho = 0.
+        dof = 2 if family == "student_t2" else 3
+        return ami.tasks.student_t(dim_x=dim, dim_y=dim, dof=dof, rho=ami.tasks.paired_rho_for_mi(mi, dim, dof))
+    if family == "latent":
+        return ami.tasks.latent_pair(dim_x=dim, dim_y=dim, latent_dim=8, mi=mi, warp="cubic")
+    return ami.tasks.get(family, dim=dim, mi=mi)
+
+
 def run(grid: str, configs: list[str], out: str, seeds: list[int]) -> pd.DataFrame:
     done = pd.read_csv(out) if os.path.exists(out) else pd.DataFrame()
     rows = done.to_dict("records")
@@ -118,17 +131,7 @@ def run(grid: str, configs: list[str], out: str, seeds: list[int]) -> pd.DataFra
                 key = (config, family, dim, mi, n, seed)
                 if key in finished:
                     continue
-                if family == "digits":
-                    task = ami.tasks.digits(k=dim)
-                elif family in ("student_t", "student_t2"):
-                    # Three degrees of freedom (two for student_t2); at the tail part of the MI alone, rho = 0.
-                    dof = 2 if family == "student_t2" else 3
-                    task = ami.tasks.student_t(dim_x=dim, dim_y=dim, dof=dof, rho=ami.tasks.paired_rho_for_mi(mi, dim, dof))
-                elif family == "latent":
-                    task = ami.tasks.latent_pair(dim_x=dim, dim_y=dim, latent_dim=8, mi=mi, warp="cubic")
-                else:
-                    task = ami.tasks.get(family, dim=dim, mi=mi)
-                x, y = task.sample(n, seed=seed)
+                x, y = task_for(family, dim, mi).sample(n, seed=seed)
                 started = time.perf_counter()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")

@@ -320,8 +320,8 @@ def constant_check(x: np.ndarray, y: np.ndarray, names: tuple[Sequence[str] | No
         return Check(
             "constant", "warn",
             f"{side} takes one value in every row ({'its only column' if widths[side] == 1 else f'all {widths[side]} columns'}): "
-            "it carries no information, so I(X;Y) = 0 exactly, and the convergence and offset checks describe a critic "
-            "that had nothing to learn. Check that the right columns were passed.",
+            "it carries no information, so I(X;Y) = 0 exactly, and the other checks describe a critic that had "
+            "nothing to learn. Check that the right columns were passed.",
             float(widths[side]),
         )
     if not found["x"] and not found["y"]:
