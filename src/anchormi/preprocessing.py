@@ -55,8 +55,9 @@ class SortedQuantileTransformer(QuantileTransformer):
     The forward transform of dense, NaN-free input does the parent's per-column arithmetic but
     applies the normal quantile function once to the whole array (``scipy.special.ndtri``, what
     ``scipy.stats.norm.ppf`` computes, bit for bit) instead of three ``scipy.stats`` calls per
-    column, whose argument checks cost about 0.4 ms each: a five-fold fit on 1,000 + 1 columns
-    and 500 rows spent 35 of its 42 s there. Same output bit for bit (tests/test_preprocessing.py).
+    column, whose argument checks cost about 0.4 ms each: a five-fold fit on 500 rows of
+    1,000 + 1 columns had spent five sixths of its time there (cProfile). Same output bit for bit
+    (tests/test_preprocessing.py); ``python benchmarks/speed.py`` times both.
     """
 
     def _dense_fit(self, X, random_state):
