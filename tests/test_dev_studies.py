@@ -1,4 +1,5 @@
-"""benchmarks/offset_readings.py: its refits on known ratios, and the library's reading recomputed."""
+"""The development studies in benchmarks/: offset_readings.py (its refits on known ratios, the
+library's reading recomputed) and tail_errors.py (its exact PMI)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "offset_readings.py"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("anchormi_offset_readings", SCRIPT)
+def _script(name: str = "offset_readings"):
+    spec = importlib.util.spec_from_file_location(f"anchormi_{name}", BENCHMARKS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
@@ -48,3 +49,14 @@ def test_a_cell_recomputes_the_library_reading_and_keeps_the_rule():
     assert abs(row["perm"] - row["trained"] - row["offset_disagreement"]) < 1e-9
     for name in script.REFITS:
         assert row[f"higher_{name}"] == max(row["trained"], row[name]) and np.isfinite(row[name])
+
+
+def test_the_exact_student_t_pmi_averages_to_the_tasks_mi():
+    import anchormi as ami
+
+    script = _script("tail_errors")
+    for mi in (0.5, 4.0):
+        x, y = ami.tasks.student_t(dim_x=3, dim_y=3, dof=script.DOF, rho=ami.tasks.paired_rho_for_mi(mi, 3, script.DOF)).sample(40_000, seed=5)
+        pmi = script.exact_pmi(x, y, ami.tasks.paired_rho_for_mi(mi, 3, script.DOF))
+        # Monte Carlo: within 4 standard errors of the closed form.
+        assert abs(pmi.mean() - mi) < 4 * pmi.std() / np.sqrt(pmi.size)
