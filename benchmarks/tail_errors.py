@@ -10,6 +10,7 @@ PMI: which pairs carry the estimate's error.
     python benchmarks/tail_errors.py                # 8 nats, seed 11: one default fit, ~2-5 min
     python benchmarks/tail_errors.py --mi 4 --seed 12
     python benchmarks/tail_errors.py --batch-size 512   # more in-batch negatives per joint pair
+    python benchmarks/tail_errors.py --critic joint     # an MLP on (x, y) instead of f(x)^T g(y)
 """
 
 from __future__ import annotations
@@ -43,13 +44,14 @@ def exact_pmi(x: np.ndarray, y: np.ndarray, rho: float) -> np.ndarray:
     return joint.logpdf(np.hstack([x, y])) - marginal.logpdf(x) - marginal.logpdf(y)
 
 
-def heldout_errors(mi: float, dim: int, n: int, seed: int, batch_size: int | None = None) -> dict[str, np.ndarray]:
-    """One default fit (``batch_size`` None: the default's); per held-out pair its critic log
-    ratio, exact PMI and radius."""
+def heldout_errors(mi: float, dim: int, n: int, seed: int, batch_size: int | None = None,
+                   critic: str = "separable") -> dict[str, np.ndarray]:
+    """One default fit (``batch_size`` None: the default's; ``critic`` the critic's kind); per
+    held-out pair its critic log ratio, exact PMI and radius."""
     x, y = task_for("student_t", dim, mi).sample(n, seed=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        est = MIEstimator(seed=seed, n_permutations=0, n_threads=1, batch_size=batch_size).fit(x, y)
+        est = MIEstimator(seed=seed, n_permutations=0, n_threads=1, batch_size=batch_size, critic=critic).fit(x, y)
     rows = np.concatenate([split.test for split in est._splits(n)])
     with torch.no_grad():
         critic_values = np.concatenate([
@@ -79,12 +81,13 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--batch-size", type=int, default=None, help="pairs per step (default: the estimator's)")
+    parser.add_argument("--critic", default="separable", help="the critic's kind (default: separable, the estimator's)")
     args = parser.parse_args()
     started = time.perf_counter()
-    values = heldout_errors(args.mi, args.dim, args.n, args.seed, args.batch_size)
+    values = heldout_errors(args.mi, args.dim, args.n, args.seed, args.batch_size, args.critic)
     error = values["critic"] - values["exact"]
     print(f"Student-t, dof {DOF}, d = {args.dim} + {args.dim}, MI {args.mi:g} nats, N = {args.n:,}, seed {args.seed} "
-          f"batch {args.batch_size or 'default'} ({time.perf_counter() - started:.0f} s)")
+          f"batch {args.batch_size or 'default'}, {args.critic} critic ({time.perf_counter() - started:.0f} s)")
     print(f"held-out mean: critic {values['critic'].mean():.3f} (the trained reading), exact {values['exact'].mean():.3f}, "
           f"error {error.mean():+.3f}; default estimate {values['estimate']:.3f}; "
           f"correlation {np.corrcoef(values['critic'], values['exact'])[0, 1]:.3f}")
