@@ -378,7 +378,7 @@ def test_constant_columns_are_confirmed_on_every_row():
     values[:, 2] = -1.0
     values[1, 2] = 0.0  # row 1 is not among the 50 evenly spaced rows screened below
     assert constant_columns(values) == [1]
-    assert constant_columns(values, max_rows=50, chunk=700) == [1]
+    assert constant_columns(values, max_rows=50, chunk_values=1_400) == [1]  # 700 rows of two candidates per pass
     assert constant_columns(rng.standard_normal((10, 2))) == []
 
 

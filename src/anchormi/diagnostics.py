@@ -292,20 +292,24 @@ def determined_check(pairs: Sequence[tuple[int, int]], names: tuple[Sequence[str
     )
 
 
-def constant_columns(values: np.ndarray, max_rows: int = DETERMINED_ROWS, chunk: int = 1_000_000) -> list[int]:
+def constant_columns(values: np.ndarray, max_rows: int = DETERMINED_ROWS, chunk_values: int = 2**24) -> list[int]:
     """Columns of ``values`` (n, d) that hold one value in every row: screened on up to
-    ``max_rows`` evenly spaced rows, and each survivor confirmed on all rows, ``chunk`` rows at a
-    time (a memory-mapped array is read only for columns constant on the sample)."""
+    ``max_rows`` evenly spaced rows, and the survivors confirmed together on all rows in one pass,
+    about ``chunk_values`` values at a time (a memory-mapped array is read only when some column is
+    constant on the sample, and the pass stops once none is left)."""
     n = values.shape[0]
     rows = np.unique(np.linspace(0, n - 1, min(n, max_rows)).round().astype(np.int64))
     sample = np.asarray(values[rows])
     candidates = np.flatnonzero((sample == sample[:1]).all(axis=0))
-    constant = []
-    for j in candidates:
-        first = values[0, j]
-        if all((np.asarray(values[start:start + chunk, j]) == first).all() for start in range(0, n, chunk)):
-            constant.append(int(j))
-    return constant
+    if candidates.size == 0:
+        return []
+    first, still = sample[0, candidates], np.ones(candidates.size, dtype=bool)
+    chunk = max(1, chunk_values // candidates.size)
+    for start in range(0, n, chunk):
+        still &= (np.asarray(values[start:start + chunk])[:, candidates] == first).all(axis=0)
+        if not still.any():
+            break
+    return candidates[still].tolist()
 
 
 def constant_check(x: np.ndarray, y: np.ndarray, names: tuple[Sequence[str] | None, Sequence[str] | None] = (None, None)) -> Check:
