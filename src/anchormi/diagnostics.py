@@ -232,6 +232,17 @@ _KEY_ROWS = 32
 _DETERMINED_VALUES = 20_000_000
 
 
+def _evenly_spaced_rows(n: int, max_rows: int) -> np.ndarray:
+    """Up to ``max_rows`` row indices spread evenly over range(n), first and last included."""
+    return np.unique(np.linspace(0, n - 1, min(n, max_rows)).round().astype(np.int64))
+
+
+def _column_name(names: tuple[Sequence[str] | None, Sequence[str] | None], side: str, index: int) -> str:
+    """Column ``index`` of ``side`` ("x" or "y") by its name in ``names`` (quoted), else by number."""
+    side_names = names[side == "y"]
+    return repr(side_names[index]) if side_names is not None else str(index)
+
+
 def monotone_column_pairs(x: np.ndarray, y: np.ndarray, max_rows: int = DETERMINED_ROWS) -> list[tuple[int, int]]:
     """Pairs (i, j) where column j of ``y`` is a monotone function of column i of ``x``
     on up to ``max_rows`` evenly spaced rows (fewer for very wide data: about 20 million values in
@@ -245,7 +256,7 @@ def monotone_column_pairs(x: np.ndarray, y: np.ndarray, max_rows: int = DETERMIN
     n = x.shape[0]
     # Wide data get fewer rows (at least 1,000), so the float64 copies stay near 160 MB.
     max_rows = int(np.clip(_DETERMINED_VALUES // (x.shape[1] + y.shape[1]), min(1_000, max_rows), max_rows))
-    rows = np.unique(np.linspace(0, n - 1, min(n, max_rows)).round().astype(np.int64))
+    rows = _evenly_spaced_rows(n, max_rows)
     xs, ys = np.asarray(x[rows], dtype=np.float64), np.asarray(y[rows], dtype=np.float64)
 
     def continuous(values: np.ndarray) -> np.ndarray:
@@ -279,8 +290,7 @@ def determined_check(pairs: Sequence[tuple[int, int]], names: tuple[Sequence[str
         return Check("determined", "ok", "no column of y is a monotone function of a column of x.", 0)
 
     def label(side: str, index: int) -> str:
-        side_names = names[side == "y"]
-        return f"{side} column {side_names[index]!r}" if side_names is not None else f"{side} column {index}"
+        return f"{side} column {_column_name(names, side, index)}"
 
     listed = ", ".join(f"{label('x', i)} and {label('y', j)}" for i, j in pairs[:3]) + (f" (and {len(pairs) - 3} more pairs)" if len(pairs) > 3 else "")
     return Check(
@@ -298,8 +308,7 @@ def constant_columns(values: np.ndarray, max_rows: int = DETERMINED_ROWS, chunk_
     about ``chunk_values`` values at a time (a memory-mapped array is read only when some column is
     constant on the sample, and the pass stops once none is left)."""
     n = values.shape[0]
-    rows = np.unique(np.linspace(0, n - 1, min(n, max_rows)).round().astype(np.int64))
-    sample = np.asarray(values[rows])
+    sample = np.asarray(values[_evenly_spaced_rows(n, max_rows)])
     candidates = np.flatnonzero((sample == sample[:1]).all(axis=0))
     if candidates.size == 0:
         return []
@@ -331,12 +340,8 @@ def constant_check(x: np.ndarray, y: np.ndarray, names: tuple[Sequence[str] | No
     if not found["x"] and not found["y"]:
         return Check("constant", "ok", "no column of x or y is constant.", 0.0)
 
-    def label(side: str, index: int) -> str:
-        side_names = names[side == "y"]
-        return repr(side_names[index]) if side_names is not None else str(index)
-
     listed = "; ".join(
-        f"{side} column{'s' if len(found[side]) > 1 else ''} " + ", ".join(label(side, j) for j in found[side][:5])
+        f"{side} column{'s' if len(found[side]) > 1 else ''} " + ", ".join(_column_name(names, side, j) for j in found[side][:5])
         + (f" (and {len(found[side]) - 5} more)" if len(found[side]) > 5 else "")
         for side in ("x", "y") if found[side]
     )
