@@ -93,13 +93,13 @@ class SortedQuantileTransformer(QuantileTransformer):
             uniform = 0.5 * (np.interp(column, quantiles, self.references_)
                              - np.interp(-column, -quantiles[::-1], -self.references_[::-1]))
             uniform[high], uniform[low] = 1.0, 0.0
-            column[...] = uniform
-        X[...] = columns.T
+            column[...] = uniform  # in X's dtype, as the parent stores it before its quantile call
         if normal:
             # In float64 as the parent's scipy.stats call computes, clipped as it clips.
             clip_min = stats.norm.ppf(BOUNDS_THRESHOLD - np.spacing(1))
             clip_max = stats.norm.ppf(1 - (BOUNDS_THRESHOLD - np.spacing(1)))
-            X[...] = np.clip(special.ndtri(X.astype(np.float64, copy=False)), clip_min, clip_max)
+            columns = np.clip(special.ndtri(columns.astype(np.float64, copy=False)), clip_min, clip_max)
+        X[...] = columns.T
         return X
 
 
