@@ -52,12 +52,13 @@ def heldout_errors(mi: float, dim: int, n: int, seed: int, batch_size: int | Non
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         est = MIEstimator(seed=seed, n_permutations=0, n_threads=1, batch_size=batch_size, critic=critic).fit(x, y)
-    rows = np.concatenate([split.test for split in est._splits(n)])
+    splits = est._splits(n)
+    rows = np.concatenate([split.test for split in splits])
     with torch.no_grad():
         critic_values = np.concatenate([
             (critic.pointwise(*_tensors(scalers, x[split.test], y[split.test], torch.device("cpu"))).double()
              - float(est.log_ratio_offset_)).numpy()
-            for critic, scalers, split in zip(est.critics_, est.scalers_, est._splits(n))
+            for critic, scalers, split in zip(est.critics_, est.scalers_, splits)
         ])
     rho = ami.tasks.paired_rho_for_mi(mi, dim, DOF)
     return {"critic": critic_values, "exact": exact_pmi(x[rows], y[rows], rho),
