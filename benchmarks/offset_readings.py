@@ -27,7 +27,6 @@ cell, and a rerun skips finished cells. Development grids only: report cells cho
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import time
@@ -40,6 +39,7 @@ import torch
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 
+from anchormi.diagnostics import log_mean_exp
 from anchormi.estimator import MIEstimator, _tensors
 from anchormi.files import atomic_write_table
 from anchormi.recalibration import SHUFFLES, critic_offset, logistic_offset
@@ -93,13 +93,12 @@ def run_cell(family: str, dim: int, mi: float, n: int, seed: int, fit_params: di
             joint = np.diag(scores).copy()
             others = scores[~np.eye(n_val, dtype=bool)].reshape(n_val, n_val - 1).T  # (n_val - 1, n_val)
             cycles = torch.stack([derangement(n_val, generators["der"]) for _ in range(SHUFFLES)]).numpy()
-            top = others.max()
             a, b = platt(joint, others.ravel())
             shifts = {
                 "perm": critic_offset(critic, x_val, y_val, offset, generators["perm"])[0],
                 "der": logistic_offset(joint, scores[np.arange(n_val)[None, :], cycles])[0],
                 "all": logistic_offset(joint, others)[0],
-                "dv": -(top + math.log(np.mean(np.exp(others - top)))),
+                "dv": -log_mean_exp(others, n_val)[0],
             }
             readings["trained"].append(trained)
             for name, shift in shifts.items():
