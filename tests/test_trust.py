@@ -369,6 +369,9 @@ def test_a_fit_warns_naming_the_columns_that_determine_each_other():
     assert check.status == "warn" and "x column 'age' and y column 'birth_year' determine each other" in check.message
     assert "warning: determined" in str(result)
     assert ami.estimate(people, people.height + rng.normal(0, 5, 400), **fit).diagnostics["determined"].status == "ok"
+    # A frame's integer labels are numbers, not quoted text (pandas' default labels).
+    numbered = ami.estimate(pd.DataFrame(people.to_numpy()), pd.DataFrame(2026 - people.to_numpy()[:, :1]), **fit)
+    assert "x column 0 and y column 0 determine each other" in numbered.diagnostics["determined"].message
 
 
 def test_constant_columns_are_confirmed_on_every_row():

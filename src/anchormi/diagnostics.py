@@ -237,10 +237,14 @@ def _evenly_spaced_rows(n: int, max_rows: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, min(n, max_rows)).round().astype(np.int64))
 
 
-def _column_name(names: tuple[Sequence[str] | None, Sequence[str] | None], side: str, index: int) -> str:
-    """Column ``index`` of ``side`` ("x" or "y") by its name in ``names`` (quoted), else by number."""
+def _column_name(names: tuple[Sequence | None, Sequence | None], side: str, index: int) -> str:
+    """Column ``index`` of ``side`` ("x" or "y") by its name in ``names`` (a text name quoted, any
+    other as printed: a DataFrame's integer labels read as numbers), else by number."""
     side_names = names[side == "y"]
-    return repr(side_names[index]) if side_names is not None else str(index)
+    if side_names is None:
+        return str(index)
+    name = side_names[index]
+    return repr(name) if isinstance(name, str) else str(name)
 
 
 def monotone_column_pairs(x: np.ndarray, y: np.ndarray, max_rows: int = DETERMINED_ROWS) -> list[tuple[int, int]]:

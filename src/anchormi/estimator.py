@@ -403,7 +403,7 @@ class MIEstimator(BaseEstimator):
             if value is not None:
                 encoders[name] = fit_encoder(value, name, getattr(self, f"discrete_{name}"), stacklevel=3)
         # Column names for messages, where the columns reach the critic as they are (no one-hot blocks).
-        column_names = tuple(list(map(str, value.columns)) if isinstance(value, pd.DataFrame) and encoders[name] is None else None
+        column_names = tuple(list(value.columns) if isinstance(value, pd.DataFrame) and encoders[name] is None else None
                              for name, value in (("x", x), ("y", y)))
         x, y, z = (value if encoders.get(name) is None else encoders[name].transform(value)
                    for name, value in (("x", x), ("y", y), ("z", z)))
