@@ -1,4 +1,4 @@
-"""The separable critic's linear shortcut and embedding size."""
+"""The separable critic's linear shortcut, embedding size and bounded embeddings."""
 
 import numpy as np
 import pytest
@@ -55,11 +55,15 @@ def test_stacked_and_permuted_scores_use_the_whole_embedding():
     np.testing.assert_allclose(permuted, expected, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("shortcut", [False, True])
-def test_stacked_separable_members_match_their_own_scores_and_gradients(shortcut):
+@pytest.mark.parametrize("shortcut, bounded", [(False, False), (True, False), (False, True), (True, True)])
+def test_stacked_separable_members_match_their_own_scores_and_gradients(shortcut, bounded):
     # The batched (baddbmm) path must be the members' own function, value and gradient alike.
     torch.manual_seed(2)
-    members = [SeparableCritic(3, 5, hidden=(8, 6), embed_dim=4, shortcut=shortcut) for _ in range(3)]
+    members = [SeparableCritic(3, 5, hidden=(8, 6), embed_dim=4, shortcut=shortcut, bounded=bounded) for _ in range(3)]
+    if bounded:  # each member its own scale, so a path that read one member's for all would fail
+        with torch.no_grad():
+            for index, member in enumerate(members):
+                member.log_scale.fill_(0.5 * index - 0.3)
     stacked = StackedCritic(members)
     assert stacked._batched
     x, y = torch.randn(3, 7, 3), torch.randn(3, 7, 5)
@@ -75,6 +79,24 @@ def test_stacked_separable_members_match_their_own_scores_and_gradients(shortcut
             torch.testing.assert_close(stacked_grad[index], dict(member.named_parameters())[name.removeprefix("inner.")].grad)
 
 
+def test_bounded_embeddings_cap_every_score_at_the_learned_scale():
+    # c(x, y) = s^2 tanh(f(x))^T tanh(g(y)): at most s^2 D in size, however far out x and y lie,
+    # where the plain product of the same encoders grows without bound.
+    torch.manual_seed(4)
+    critic = make_critic("bounded", 3, 3, hidden=(16,), embed_dim=6)
+    plain = SeparableCritic(3, 3, hidden=(16,), embed_dim=6)
+    plain.load_state_dict({k: v for k, v in critic.state_dict().items() if k != "log_scale"})
+    with torch.no_grad():
+        critic.log_scale.fill_(0.7)
+    x, y = torch.randn(50, 3) * 1e3, torch.randn(50, 3) * 1e3
+    ceiling = float(critic.log_scale.detach().exp() ** 2 * 6)
+    assert critic.pairwise(x, y).abs().max() <= ceiling * (1 + 1e-6)  # float32 rounding of the product
+    assert plain.pairwise(x, y).abs().max() > 10 * ceiling
+    expected = torch.tanh(plain.embed_x(x)) @ torch.tanh(plain.embed_y(y)).T * critic.log_scale.exp() ** 2
+    torch.testing.assert_close(critic.pairwise(x, y), expected)
+    assert make_critic("separable", 3, 3).log_scale is None
+
+
 def test_stacked_other_critics_take_the_vmap_path():
     torch.manual_seed(3)
     members = [make_critic("joint", 2, 2, hidden=(6,)) for _ in range(2)]
@@ -85,12 +107,14 @@ def test_stacked_other_critics_take_the_vmap_path():
         torch.testing.assert_close(stacked.pairwise(x, y)[index], member.pairwise(x[index], y[index]))
 
 
-def test_saved_estimator_keeps_the_shortcut_and_the_automatic_embedding(tmp_path):
+def test_saved_estimator_keeps_the_shortcut_the_bounded_scale_and_the_automatic_embedding(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((400, 40))
     y = x + rng.standard_normal((400, 40))
-    est = ami.MIEstimator(max_steps=20, hidden=(8,), folds=2, n_permutations=0, progress=False, shortcut=True).fit(x, y)
+    est = ami.MIEstimator(max_steps=20, hidden=(8,), folds=2, n_permutations=0, progress=False, shortcut=True,
+                          critic="bounded").fit(x, y)
     assert est.critics_[0].shortcut_x.out_features == 40
+    assert est.critics_[0].log_scale is not None and est.critics_[0].log_scale != est.critics_[1].log_scale
     est.save(tmp_path / "model.pt")
     loaded = ami.MIEstimator.load(tmp_path / "model.pt")
     np.testing.assert_allclose(loaded.pmi(x[:50], y[:50]), est.pmi(x[:50], y[:50]), rtol=1e-6)

@@ -40,10 +40,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def gradient_check(ctx: distributed.Distributed) -> dict:
-    """Loss on the gathered scores of local halves vs one process on the concatenated batch."""
+def gradient_check(ctx: distributed.Distributed, bounded: bool = False) -> dict:
+    """Loss on the gathered scores of local halves vs one process on the concatenated batch
+    (``bounded``: the critic with s * tanh embeddings, critic="bounded")."""
     torch.manual_seed(0)
-    critic = SeparableCritic(3, 3, hidden=(16,), embed_dim=8)
+    critic = SeparableCritic(3, 3, hidden=(16,), embed_dim=8, bounded=bounded)
     reference = copy.deepcopy(critic)
     generator = torch.Generator().manual_seed(1)
     x, y = torch.randn(16, 3, generator=generator), torch.randn(16, 3, generator=generator)
@@ -77,7 +78,7 @@ def worker(rank: int, port: int, out_dir: str) -> None:
                       MASTER_PORT=str(port), OMP_NUM_THREADS="1")
     torch.set_num_threads(1)
     ctx = distributed.setup(torch.device("cpu"))  # initialises gloo from the environment
-    gradients = gradient_check(ctx)
+    gradients = [gradient_check(ctx), gradient_check(ctx, bounded=True)]
     x, y = task_data()
     estimator = ami.MIEstimator(**FIT).fit(x, y)  # finds the group initialised and joins it
     result = estimator.result_
@@ -111,7 +112,7 @@ def runs(tmp_path_factory):
 
 def test_gathered_loss_gradient_equals_the_single_process_gradient(runs):
     ranks, _ = runs
-    for gradients in (rank["gradients"] for rank in ranks):
+    for gradients in (check for rank in ranks for check in rank["gradients"]):
         assert gradients["score_diff"] < 1e-5 and gradients["loss_diff"] < 1e-5
         assert gradients["grad_diff"] < 1e-5
         # Not vacuous: before the average a rank's gradient (W times its own rows' part) is wrong.

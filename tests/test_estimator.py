@@ -143,7 +143,7 @@ def test_custom_critic_module(gaussian_data):
     assert np.isfinite(result.mi) and result.info["critic"] == "BilinearCritic"
 
 
-@pytest.mark.parametrize("name", ["separable", "joint", "bilinear", "cosine"])
+@pytest.mark.parametrize("name", ["separable", "joint", "bilinear", "cosine", "bounded"])
 def test_critic_pairwise_diagonal_equals_pointwise(name):
     torch.manual_seed(0)
     critic = ami.make_critic(name, 3, 5, hidden=(16, 16), embed_dim=4)

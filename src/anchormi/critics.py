@@ -71,24 +71,35 @@ class SeparableCritic(Critic):
     at d <= 10 and digit images (benchmarks/README.md). ``embed_dim=None`` picks
     :func:`auto_embed_dim`.
 
+    With ``bounded`` (``make_critic("bounded", ...)``) each embedding is s * tanh(.) with one
+    learned scale s = exp(log_scale), so |c(x, y)| <= s^2 * embed_dim however far out x and y
+    lie: the unbounded product grows with both embeddings' norms and over-scored the most
+    dependent pairs of heavy-tailed data (benchmarks/tail_errors.py). Off by default.
+
     Shape:
         x: (B, dim_x), y: (B, dim_y) -> pairwise (B, B), pointwise (B,).
     """
 
     def __init__(self, dim_x: int, dim_y: int, hidden: Sequence[int] = (128, 128), embed_dim: int | None = 32,
-                 activation: str = "softplus", shortcut: bool = False):
+                 activation: str = "softplus", shortcut: bool = False, bounded: bool = False):
         super().__init__()
         embed_dim = auto_embed_dim(dim_x, dim_y) if embed_dim is None else embed_dim
         self.encoder_x = mlp(dim_x, hidden, embed_dim, activation)
         self.encoder_y = mlp(dim_y, hidden, embed_dim, activation)
         self.shortcut_x = nn.Linear(dim_x, embed_dim, bias=False) if shortcut else None
         self.shortcut_y = nn.Linear(dim_y, embed_dim, bias=False) if shortcut else None
+        # bounded: each embedding is s * tanh(.), with one learned log s for both sides.
+        self.log_scale = nn.Parameter(torch.ones(())) if bounded else None
+
+    def _bound(self, embedding: torch.Tensor) -> torch.Tensor:
+        log_scale = getattr(self, "log_scale", None)  # None too in critics pickled before it existed
+        return embedding if log_scale is None else torch.tanh(embedding) * log_scale.exp()
 
     def embed_x(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder_x(x) if self.shortcut_x is None else self.encoder_x(x) + self.shortcut_x(x)
+        return self._bound(self.encoder_x(x) if self.shortcut_x is None else self.encoder_x(x) + self.shortcut_x(x))
 
     def embed_y(self, y: torch.Tensor) -> torch.Tensor:
-        return self.encoder_y(y) if self.shortcut_y is None else self.encoder_y(y) + self.shortcut_y(y)
+        return self._bound(self.encoder_y(y) if self.shortcut_y is None else self.encoder_y(y) + self.shortcut_y(y))
 
     def pairwise(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.embed_x(x) @ self.embed_y(y).t()
@@ -176,7 +187,7 @@ class CosineCritic(Critic):
         return (embedded_x * embedded_y).sum(-1) / self.temperature
 
 
-CRITICS = ("separable", "joint", "bilinear", "cosine")
+CRITICS = ("separable", "joint", "bilinear", "cosine", "bounded")
 
 
 def make_critic(
@@ -196,8 +207,8 @@ def make_critic(
     """
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation={activation!r} is unknown; choose one of {sorted(ACTIVATIONS)}.")
-    if name == "separable":
-        return SeparableCritic(dim_x, dim_y, hidden, embed_dim, activation, shortcut=shortcut)
+    if name in ("separable", "bounded"):
+        return SeparableCritic(dim_x, dim_y, hidden, embed_dim, activation, shortcut=shortcut, bounded=name == "bounded")
     if name == "joint":
         return JointCritic(dim_x, dim_y, hidden, activation)
     if name == "bilinear":
@@ -276,6 +287,8 @@ class StackedCritic(nn.Module):
                     hidden = layer(hidden)  # an activation: elementwise, no state
             if getattr(template, f"shortcut_{side}") is not None:
                 hidden = hidden + torch.bmm(inputs, params[f"inner.shortcut_{side}.weight"].transpose(1, 2))
+            if getattr(template, "log_scale", None) is not None:
+                hidden = torch.tanh(hidden) * params["inner.log_scale"].exp()[:, None, None]
             return hidden
 
         embedded_x, embedded_y = embed("x", x), embed("y", y)

@@ -127,8 +127,12 @@ class MIEstimator(BaseEstimator):
     Args:
         objective: registry name; "anchor" (InfoNCE-anchor) by default. See
             ``anchormi.objectives.available()``.
-        critic: "separable" (f(x)^T g(y)), "joint" (MLP on [x, y]), "bilinear", "cosine", or an
-            ``nn.Module`` offering ``pairwise(x, y) -> (B, B)`` and ``pointwise(x, y) -> (B,)``.
+        critic: "separable" (f(x)^T g(y)), "joint" (MLP on [x, y]), "bilinear", "cosine",
+            "bounded" (the separable critic with embeddings s * tanh(.) and one learned scale s:
+            its score cannot grow without bound in the tails; on development cells it took the
+            heavy-tailed over-reading from +12 % to +5-7 %, benchmarks/README.md, "Bounded
+            embeddings"; not the default yet), or an ``nn.Module`` offering
+            ``pairwise(x, y) -> (B, B)`` and ``pointwise(x, y) -> (B,)``.
         nu, rule, gamma, k, symmetric: anchor-family parameters (anchor weight, scoring rule,
             pseudo-spherical order, tuple size K, also average over rows).
         alpha: MINE's moving-average rate.
