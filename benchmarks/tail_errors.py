@@ -11,6 +11,8 @@ PMI: which pairs carry the estimate's error.
     python benchmarks/tail_errors.py --mi 4 --seed 12
     python benchmarks/tail_errors.py --batch-size 512   # more in-batch negatives per joint pair
     python benchmarks/tail_errors.py --critic joint     # an MLP on (x, y) instead of f(x)^T g(y)
+    python benchmarks/tail_errors.py --critic bounded   # embeddings s * tanh(.): a score that cannot run away
+    python benchmarks/tail_errors.py --weight-decay 0.1 # or --marginals zscore: the raw heavy tails
 """
 
 from __future__ import annotations
@@ -45,13 +47,13 @@ def exact_pmi(x: np.ndarray, y: np.ndarray, rho: float) -> np.ndarray:
 
 
 def heldout_errors(mi: float, dim: int, n: int, seed: int, batch_size: int | None = None,
-                   critic: str = "separable") -> dict[str, np.ndarray]:
-    """One default fit (``batch_size`` None: the default's; ``critic`` the critic's kind); per
-    held-out pair its critic log ratio, exact PMI and radius."""
+                   critic: str = "separable", **options) -> dict[str, np.ndarray]:
+    """One default fit (``batch_size`` None: the default's; ``critic`` the critic's kind; other
+    ``options`` go to ``MIEstimator``); per held-out pair its critic log ratio, exact PMI and radius."""
     x, y = task_for("student_t", dim, mi).sample(n, seed=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        est = MIEstimator(seed=seed, n_permutations=0, n_threads=1, batch_size=batch_size, critic=critic).fit(x, y)
+        est = MIEstimator(seed=seed, n_permutations=0, n_threads=1, batch_size=batch_size, critic=critic, **options).fit(x, y)
     splits = est._splits(n)
     rows = np.concatenate([split.test for split in splits])
     with torch.no_grad():
@@ -83,12 +85,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--batch-size", type=int, default=None, help="pairs per step (default: the estimator's)")
     parser.add_argument("--critic", default="separable", help="the critic's kind (default: separable, the estimator's)")
+    parser.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay (default 0, the estimator's)")
+    parser.add_argument("--marginals", default="normal_scores", help="per-column map (default normal_scores, the estimator's)")
     args = parser.parse_args()
     started = time.perf_counter()
-    values = heldout_errors(args.mi, args.dim, args.n, args.seed, args.batch_size, args.critic)
+    values = heldout_errors(args.mi, args.dim, args.n, args.seed, args.batch_size, args.critic,
+                            weight_decay=args.weight_decay, marginals=args.marginals)
     error = values["critic"] - values["exact"]
     print(f"Student-t, dof {DOF}, d = {args.dim} + {args.dim}, MI {args.mi:g} nats, N = {args.n:,}, seed {args.seed} "
-          f"batch {args.batch_size or 'default'}, {args.critic} critic ({time.perf_counter() - started:.0f} s)")
+          f"batch {args.batch_size or 'default'}, {args.critic} critic, weight decay {args.weight_decay:g}, "
+          f"{args.marginals} ({time.perf_counter() - started:.0f} s)")
     print(f"held-out mean: critic {values['critic'].mean():.3f} (the trained reading), exact {values['exact'].mean():.3f}, "
           f"error {error.mean():+.3f}; default estimate {values['estimate']:.3f}; "
           f"correlation {np.corrcoef(values['critic'], values['exact'])[0, 1]:.3f}")
