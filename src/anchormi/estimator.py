@@ -129,9 +129,9 @@ class MIEstimator(BaseEstimator):
             ``anchormi.objectives.available()``.
         critic: "separable" (f(x)^T g(y)), "joint" (MLP on [x, y]), "bilinear", "cosine",
             "bounded" (the separable critic with embeddings s * tanh(.) and one learned scale s:
-            its score cannot grow without bound in the tails; on development cells it took the
-            heavy-tailed over-reading from +12 % to +5-7 %, benchmarks/README.md, "Bounded
-            embeddings"; not the default yet), or an ``nn.Module`` offering
+            its score cannot grow without bound in the tails; better on heavy tails and at
+            10 nats, slightly worse at 2-8 nats; benchmarks/README.md, "Bounded embeddings";
+            not the default), or an ``nn.Module`` offering
             ``pairwise(x, y) -> (B, B)`` and ``pointwise(x, y) -> (B,)``.
         nu, rule, gamma, k, symmetric: anchor-family parameters (anchor weight, scoring rule,
             pseudo-spherical order, tuple size K, also average over rows).
