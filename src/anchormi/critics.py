@@ -51,6 +51,12 @@ class Critic(nn.Module):
         return self.pairwise(x, y)
 
 
+def bounded_embedding(embedding: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:
+    """s * tanh(embedding) with s = exp(log_scale): the bounded separable critic's embedding
+    (``log_scale`` broadcast against ``embedding``; one per stacked member in ``StackedCritic``)."""
+    return torch.tanh(embedding) * log_scale.exp()
+
+
 def auto_embed_dim(dim_x: int, dim_y: int) -> int:
     """Embedding size of the separable critic: the smaller input dimension, between 32 and 128.
 
@@ -93,7 +99,7 @@ class SeparableCritic(Critic):
 
     def _bound(self, embedding: torch.Tensor) -> torch.Tensor:
         log_scale = getattr(self, "log_scale", None)  # None too in critics pickled before it existed
-        return embedding if log_scale is None else torch.tanh(embedding) * log_scale.exp()
+        return embedding if log_scale is None else bounded_embedding(embedding, log_scale)
 
     def embed_x(self, x: torch.Tensor) -> torch.Tensor:
         return self._bound(self.encoder_x(x) if self.shortcut_x is None else self.encoder_x(x) + self.shortcut_x(x))
@@ -188,6 +194,8 @@ class CosineCritic(Critic):
 
 
 CRITICS = ("separable", "joint", "bilinear", "cosine", "bounded")
+# The names that build a SeparableCritic ("bounded" with s * tanh embeddings).
+SEPARABLE_CRITICS = ("separable", "bounded")
 
 
 def make_critic(
@@ -207,7 +215,7 @@ def make_critic(
     """
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation={activation!r} is unknown; choose one of {sorted(ACTIVATIONS)}.")
-    if name in ("separable", "bounded"):
+    if name in SEPARABLE_CRITICS:
         return SeparableCritic(dim_x, dim_y, hidden, embed_dim, activation, shortcut=shortcut, bounded=name == "bounded")
     if name == "joint":
         return JointCritic(dim_x, dim_y, hidden, activation)
@@ -288,7 +296,7 @@ class StackedCritic(nn.Module):
             if getattr(template, f"shortcut_{side}") is not None:
                 hidden = hidden + torch.bmm(inputs, params[f"inner.shortcut_{side}.weight"].transpose(1, 2))
             if getattr(template, "log_scale", None) is not None:
-                hidden = torch.tanh(hidden) * params["inner.log_scale"].exp()[:, None, None]
+                hidden = bounded_embedding(hidden, params["inner.log_scale"][:, None, None])
             return hidden
 
         embedded_x, embedded_y = embed("x", x), embed("y", y)

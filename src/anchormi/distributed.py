@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .critics import Critic, SeparableCritic
+from .critics import SEPARABLE_CRITICS, Critic, SeparableCritic
 
 
 def launched() -> bool:
@@ -55,7 +55,7 @@ def launched() -> bool:
 def check_supported(critic: Any, folds: int, conditional: bool, readout: str, batch_size: int) -> None:
     """Raise ValueError for what distributed training does not support yet (before any process group exists)."""
     world_size = int(os.environ["WORLD_SIZE"])
-    separable = critic in ("separable", "bounded") or isinstance(critic, SeparableCritic)
+    separable = critic in SEPARABLE_CRITICS or isinstance(critic, SeparableCritic)
     for unsupported, what in (
         (folds != 1, f"cross-fitting (folds={folds})"),
         (not separable, f"critic={critic if isinstance(critic, str) else type(critic).__name__!r}"),
