@@ -46,14 +46,13 @@ def exact_pmi(x: np.ndarray, y: np.ndarray, rho: float) -> np.ndarray:
     return joint.logpdf(np.hstack([x, y])) - marginal.logpdf(x) - marginal.logpdf(y)
 
 
-def heldout_errors(mi: float, dim: int, n: int, seed: int, batch_size: int | None = None,
-                   critic: str = "separable", **options) -> dict[str, np.ndarray]:
-    """One default fit (``batch_size`` None: the default's; ``critic`` the critic's kind; other
-    ``options`` go to ``MIEstimator``); per held-out pair its critic log ratio, exact PMI and radius."""
+def heldout_errors(mi: float, dim: int, n: int, seed: int, **options) -> dict[str, np.ndarray]:
+    """One default fit (``options``, such as ``critic`` or ``batch_size``, go to ``MIEstimator``);
+    per held-out pair its critic log ratio, exact PMI and radius."""
     x, y = task_for("student_t", dim, mi).sample(n, seed=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        est = MIEstimator(seed=seed, n_permutations=0, n_threads=1, batch_size=batch_size, critic=critic, **options).fit(x, y)
+        est = MIEstimator(seed=seed, n_permutations=0, n_threads=1, **options).fit(x, y)
     splits = est._splits(n)
     rows = np.concatenate([split.test for split in splits])
     with torch.no_grad():
@@ -89,7 +88,7 @@ def main() -> None:
     parser.add_argument("--marginals", default="normal_scores", help="per-column map (default normal_scores, the estimator's)")
     args = parser.parse_args()
     started = time.perf_counter()
-    values = heldout_errors(args.mi, args.dim, args.n, args.seed, args.batch_size, args.critic,
+    values = heldout_errors(args.mi, args.dim, args.n, args.seed, batch_size=args.batch_size, critic=args.critic,
                             weight_decay=args.weight_decay, marginals=args.marginals)
     error = values["critic"] - values["exact"]
     print(f"Student-t, dof {DOF}, d = {args.dim} + {args.dim}, MI {args.mi:g} nats, N = {args.n:,}, seed {args.seed} "
