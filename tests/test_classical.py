@@ -61,10 +61,10 @@ def test_ksg_uses_one_thread_unless_asked(monkeypatch):
 
     monkeypatch.setattr(classical, "cKDTree", RecordingTree)
     x, y = _independent(200, 2, 2)
-    assert ksg(x, y).info["n_jobs"] == 1 and seen == [1, 1, 1]
+    assert ksg(x, y).info["n_jobs"] == 1 and seen == [1] * 5  # the k-NN query, then counts and repeats in x and y
     seen.clear()
     ksg(x, y, n_jobs=-1)
-    assert seen == [-1, -1, -1]
+    assert seen == [-1] * 5
 
 
 def test_bench_cells_pass_one_thread_to_ksg():
@@ -86,6 +86,29 @@ def test_ksg_warns_exactly_when_its_estimate_is_negative():
         assert says_negative == (result.mi < 0), (seed, result.mi, _messages(caught))
         negative += result.mi < 0
     assert negative > 0  # independent data at N = 200: some estimates fall below 0
+
+
+def test_ksg_warns_when_ties_set_its_neighbour_counts():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2_000, 1))
+    y = x + 0.5 * rng.normal(size=(2_000, 1))
+    for decimals, expected in ((None, False), (2, False), (1, True), (0, True)):
+        x_data, y_data = (x, y) if decimals is None else (np.round(x, decimals), np.round(y, decimals))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ksg(x_data, y_data)
+        assert ("repeated values make up at least half" in _messages(caught)) == expected, (decimals, _messages(caught))
+    # Class labels against continuous features: only y's counts are ties, and the message says so.
+    labels = rng.integers(0, 10, size=2_000)
+    features = rng.normal(size=(2_000, 3)) + 0.8 * labels[:, None]
+    with pytest.warns(UserWarning, match=r"neighbour counts of \d+% of the points in y \(.*method='discrete'"):
+        ksg(features, labels)
+    # A discrete z alone stratifies the conditional counts: no warning.
+    z = rng.integers(0, 3, size=2_000)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ksg(x, y + z[:, None], z=z)
+    assert "repeated values" not in _messages(caught)
 
 
 def test_ksg_warns_when_n_is_small_for_the_dimension():
