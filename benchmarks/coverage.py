@@ -37,6 +37,8 @@ Usage:
     python benchmarks/coverage.py --quick                           # 6 cells, N = 2,000, smoke test
     python benchmarks/coverage.py --families independent_gaussian,independent_t,independent_mixed \
         --seeds 200-209 --label null                                # 60 null cells: type-I error, coverage of 0
+    python benchmarks/coverage.py --compare coverage_output/default coverage_output/ns_folds5
+                                                                    # two configurations, shared cells
 
 Results go to ``OUT/LABEL/``: ``cells/<key>.json`` (one per finished cell, written atomically;
 a rerun skips them, so a killed run resumes), ``cells.csv``, ``summary.md`` (starting with the
@@ -388,6 +390,49 @@ def overall_lines(overall: dict[str, Any]) -> list[str]:
 # ---- figures ----------------------------------------------------------------------------------
 
 
+def compare(folders: dict[str, list[dict[str, Any]]]) -> str:
+    """Markdown comparison of configurations on the cells that all of them finished.
+
+    ``folders`` maps a name to its cell records. Rows: the shared cells, coverage (covered
+    count), type-I rejections at MI = 0, the RMS relative error over cells with MI > 0 (overall
+    and per family), the mean absolute relative error at 2-8 nats; then the cells whose errors
+    differ most between the first two configurations.
+    """
+    frames = {name: pd.DataFrame(records).set_index("key") for name, records in folders.items()}
+    shared = sorted(set.intersection(*(set(frame.index) for frame in frames.values())))
+    if not shared:
+        return "no cell is finished in every folder: nothing to compare."
+    names = list(frames)
+    rows: dict[str, list[str]] = {}
+    relative = {}
+    for name, frame in frames.items():
+        frame = frame.loc[shared]
+        table, overall = summarize(frame.reset_index().to_dict("records"))
+        positive = frame[frame["truth"].astype(float) > 0]
+        rel = (positive["estimate"].astype(float) - positive["truth"].astype(float)) / positive["truth"].astype(float)
+        relative[name] = rel
+        rows.setdefault("cells", []).append(str(overall["n_cells"]))
+        rows.setdefault("coverage of the 95 % interval", []).append(
+            f"{overall['coverage']:.3f} ({int(frame['covered'].astype(bool).sum())} of {overall['n_cells']})")
+        rows.setdefault("type-I rejections at MI = 0", []).append(f"{overall['n_null_rejected']} of {overall['n_null']}")
+        rows.setdefault(f"RMS relative error, {len(rel)} cells with MI > 0", []).append(f"{math.sqrt(float((rel ** 2).mean())):.3f}")
+        for family, group in rel.groupby(positive["family"], sort=False):
+            rows.setdefault(f"  {family} ({len(group)} cells)", []).append(f"{math.sqrt(float((group ** 2).mean())):.3f}")
+        rows.setdefault(f"mean absolute relative error, {overall['n_cells_2_8']} cells at 2-8 nats", []).append(
+            f"{overall['mean_rel_error_2_8']:.3f}")
+    lines = ["| | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    lines += [f"| {row} | " + " | ".join(values) + " |" for row, values in rows.items()]
+    if len(names) >= 2:
+        first, second = names[:2]
+        gap = (relative[second].abs() - relative[first].abs()).sort_values()
+        moved = pd.concat([gap.head(5), gap.tail(5)])
+        moved = moved[~moved.index.duplicated()]
+        lines += ["", f"Cells whose absolute relative error moved most from {first} to {second}:", "",
+                  f"| cell | {first} | {second} |", "|---|---|---|"]
+        lines += [f"| {key} | {relative[first][key]:+.1%} | {relative[second][key]:+.1%} |" for key in moved.index]
+    return "\n".join(lines)
+
+
 def make_figures(frame: pd.DataFrame, table: pd.DataFrame, folder: Path, title: str) -> list[Path]:
     """estimate_vs_truth.png and coverage_by_level.png in ``folder``."""
     import matplotlib
@@ -493,6 +538,14 @@ def load_records(cells_dir: Path, keys: Iterable[str]) -> list[dict[str, Any]]:
         if path.exists():
             records.append(json.loads(path.read_text()))
     return records
+
+
+def folder_records(folder: Path) -> list[dict[str, Any]]:
+    """A result folder's finished cells: its ``cells/*.json``, else its ``cells.csv`` (the stored
+    results keep only the table)."""
+    if (folder / "cells").is_dir():
+        return load_records(folder / "cells", sorted(path.stem for path in (folder / "cells").glob("*.json")))
+    return pd.read_csv(folder / "cells.csv").to_dict("records")
 
 
 def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
@@ -615,7 +668,17 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"comma-separated subset of {','.join(FAMILIES)} (default: all but independent_mixed)")
     parser.add_argument("--quick", action="store_true", help=f"6 cells, first seed, N = {N_QUICK:,}: a smoke test")
     parser.add_argument("--summary-only", action="store_true", help="rebuild the summary from finished cells; run nothing")
+    parser.add_argument("--compare", nargs="+", metavar="FOLDER",
+                        help="compare finished result folders (OUT/LABEL) on the cells they share; run nothing")
     args = parser.parse_args(argv)
+    if args.compare:
+        missing = [folder for folder in args.compare
+                   if not ((Path(folder) / "cells").is_dir() or (Path(folder) / "cells.csv").is_file())]
+        if missing:
+            parser.error(f"no cells/ or cells.csv in {', '.join(missing)}; pass result folders such as "
+                         "coverage_output/default or benchmarks/results/coverage-v05-calibration")
+        print(compare({Path(folder).name: folder_records(Path(folder)) for folder in args.compare}), flush=True)
+        return 0
 
     params = parse_params(args.param)
     families = [f.strip() for f in args.families.split(",") if f.strip()]

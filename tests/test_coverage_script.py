@@ -89,6 +89,25 @@ def test_summary_matches_hand_computed_values(coverage_script):
     assert overall["type_i_se"] == pytest.approx(math.sqrt((1 / 3) * (2 / 3) / 3))
 
 
+def test_compare_uses_the_cells_every_folder_finished(coverage_script):
+    keyed = [dict(r, key=f"cell{i}") for i, r in enumerate(RECORDS)]
+    # The second configuration: gaussian at 8 nats now covered and exact, one cell not finished.
+    other = [dict(r, estimate=8.0, ci_lo=7.8, ci_hi=8.2, covered=True) if r["key"] == "cell2" else r for r in keyed]
+    text = coverage_script.compare({"a": keyed, "b": other[:-1]})
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:] for line in text.splitlines() if line.startswith("| ")}
+    assert rows["cells"] == ["9", "9 |"]  # cell9 is unfinished in b, so left out of both
+    assert rows["coverage of the 95 % interval"][0] == "0.556 (5 of 9)"
+    assert rows["coverage of the 95 % interval"][1] == "0.667 (6 of 9) |"
+    rel_a = np.array([0.05, 0.15, 0.1, 0.1, 0.1, 0.08 / 0.52])  # |error| / truth of the six cells with MI > 0
+    rel_b = rel_a.copy()
+    rel_b[2] = 0.0
+    label = "RMS relative error, 6 cells with MI > 0"
+    assert float(rows[label][0]) == pytest.approx(np.sqrt(np.mean(rel_a ** 2)), abs=5e-4)
+    assert float(rows[label][1].rstrip(" |")) == pytest.approx(np.sqrt(np.mean(rel_b ** 2)), abs=5e-4)
+    assert "| cell2 | -10.0% | +0.0% |" in text
+    assert coverage_script.compare({"a": keyed[:2], "b": keyed[2:]}).startswith("no cell is finished")
+
+
 def test_default_grid_is_the_report_set(coverage_script):
     cells = coverage_script.build_grid()
     assert len(cells) >= 40
