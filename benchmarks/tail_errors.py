@@ -82,18 +82,21 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=8)
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=11)
+    # Left out, an option keeps the estimator's own default (read there, not copied here).
     parser.add_argument("--batch-size", type=int, default=None, help="pairs per step (default: the estimator's)")
-    parser.add_argument("--critic", default="separable", help="the critic's kind (default: separable, the estimator's)")
-    parser.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay (default 0, the estimator's)")
-    parser.add_argument("--marginals", default="normal_scores", help="per-column map (default normal_scores, the estimator's)")
+    parser.add_argument("--critic", default=None, help="the critic's kind (default: the estimator's)")
+    parser.add_argument("--weight-decay", type=float, default=None, help="AdamW weight decay (default: the estimator's)")
+    parser.add_argument("--marginals", default=None, help="per-column map (default: the estimator's)")
     args = parser.parse_args()
+    given = {"batch_size": args.batch_size, "critic": args.critic, "weight_decay": args.weight_decay,
+             "marginals": args.marginals}
+    options = {name: value for name, value in given.items() if value is not None}
     started = time.perf_counter()
-    values = heldout_errors(args.mi, args.dim, args.n, args.seed, batch_size=args.batch_size, critic=args.critic,
-                            weight_decay=args.weight_decay, marginals=args.marginals)
+    values = heldout_errors(args.mi, args.dim, args.n, args.seed, **options)
     error = values["critic"] - values["exact"]
-    print(f"Student-t, dof {DOF}, d = {args.dim} + {args.dim}, MI {args.mi:g} nats, N = {args.n:,}, seed {args.seed} "
-          f"batch {args.batch_size or 'default'}, {args.critic} critic, weight decay {args.weight_decay:g}, "
-          f"{args.marginals} ({time.perf_counter() - started:.0f} s)")
+    print(f"Student-t, dof {DOF}, d = {args.dim} + {args.dim}, MI {args.mi:g} nats, N = {args.n:,}, seed {args.seed}, "
+          + ", ".join(f"{name} {options.get(name, 'default')}" for name in given)
+          + f" ({time.perf_counter() - started:.0f} s)")
     print(f"held-out mean: critic {values['critic'].mean():.3f} (the trained reading), exact {values['exact'].mean():.3f}, "
           f"error {error.mean():+.3f}; default estimate {values['estimate']:.3f}; "
           f"correlation {np.corrcoef(values['critic'], values['exact'])[0, 1]:.3f}")
