@@ -387,9 +387,6 @@ def overall_lines(overall: dict[str, Any]) -> list[str]:
     ]
 
 
-# ---- figures ----------------------------------------------------------------------------------
-
-
 def compare(folders: dict[str, list[dict[str, Any]]]) -> str:
     """Markdown comparison of configurations on the cells that all of them finished.
 
@@ -407,7 +404,7 @@ def compare(folders: dict[str, list[dict[str, Any]]]) -> str:
     relative = {}
     for name, frame in frames.items():
         frame = frame.loc[shared]
-        table, overall = summarize(frame.reset_index().to_dict("records"))
+        _, overall = summarize(frame.reset_index().to_dict("records"))
         positive = frame[frame["truth"].astype(float) > 0]
         rel = (positive["estimate"].astype(float) - positive["truth"].astype(float)) / positive["truth"].astype(float)
         relative[name] = rel
@@ -431,6 +428,9 @@ def compare(folders: dict[str, list[dict[str, Any]]]) -> str:
                   f"| cell | {first} | {second} |", "|---|---|---|"]
         lines += [f"| {key} | {relative[first][key]:+.1%} | {relative[second][key]:+.1%} |" for key in moved.index]
     return "\n".join(lines)
+
+
+# ---- figures ----------------------------------------------------------------------------------
 
 
 def make_figures(frame: pd.DataFrame, table: pd.DataFrame, folder: Path, title: str) -> list[Path]:

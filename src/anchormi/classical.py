@@ -122,8 +122,7 @@ def ksg(
         listed = ", ".join(f"{share:.0%} of the points in {name}" for name, share in tied.items())
         warnings.warn(
             f"ksg: repeated values make up at least half of the neighbour counts of {listed} (discrete or rounded "
-            "data); "
-            "KSG assumes continuous variables, and on repeated values its counts measure ties rather than "
+            "data); KSG assumes continuous variables, and on repeated values its counts measure ties rather than "
             "distances, so the estimate can be far off. For discrete variables use method='discrete' (or "
             "'anchor' with discrete_y=True for class labels); for rounded measurements use method='anchor'.",
             UserWarning, stacklevel=2,
