@@ -61,6 +61,14 @@ CONFIGS = {
     "ema995": {"weight_average": 0.995},
     "steps3000": {"max_steps": 3_000},
     "ema999_steps3000": {"weight_average": 0.999, "max_steps": 3_000},
+    # A cosine learning-rate schedule (falls from lr to near 0 at the step budget), at the full
+    # and at half the step budget.
+    "cosine": {"schedule": "cosine"},
+    "cosine_steps3000": {"schedule": "cosine", "max_steps": 3_000},
+    # The default's constant lr, then a straight fall to near 0 over the last fifth of the budget.
+    "anneal": {"schedule": "anneal"},
+    "anneal_steps3000": {"schedule": "anneal", "max_steps": 3_000},
+    "cosine_lr3e-3_steps3000": {"schedule": "cosine", "lr": 3e-3, "max_steps": 3_000},
     # Cheaper cross-fitting, measured and not adopted (benchmarks/README.md, "Three folds"): three
     # folds (each critic trains on two thirds), at the full and at half the step budget (3,000
     # steps is about half the budget of every N = 10,000 row).

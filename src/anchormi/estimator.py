@@ -45,7 +45,7 @@ from .readouts import (
 from .recalibration import critic_offset
 from .result import Check, MIResult
 from .runtime import ThreadGovernor, progress_default, resolve_device, thread_policy
-from .trainer import TrainConfig, TrainOutcome, epoch_batches, train_streaming, train_with_validation
+from .trainer import SCHEDULES, TrainConfig, TrainOutcome, epoch_batches, train_streaming, train_with_validation
 
 # Loss hyperparameters exposed as constructor arguments; each objective accepts the subset in
 # its registry row's ``defaults``. None means "the objective's default".
@@ -159,6 +159,10 @@ class MIEstimator(BaseEstimator):
             averaging"): a tightly coupled pair gains (Gaussian d=5 at 9 nats: 8.27, 8.41 -> 9.15,
             9.19) but digits, whose best checkpoints come early, lose (k=4: 9.52, 9.71 -> 8.09,
             8.35), so it is not the default. ``fit_stream`` rejects it.
+        schedule: "plateau" (default: the lr changes only when a held-out plateau halves it),
+            "cosine" (each step's lr falls along a half cosine from ``lr`` to near 0 at the step
+            budget) or "anneal" (``lr`` until the last fifth of the budget, then a straight fall
+            to near 0); with either, plateaus still return to the best weights and halve it.
         eval_every: steps between held-out evaluations; None picks about one epoch (at most 250).
         patience: early stopping after this many steps without held-out improvement; None picks
             max(1,000, 5 evaluations).
@@ -224,6 +228,7 @@ class MIEstimator(BaseEstimator):
         "lr": positive_real,
         "weight_decay": nonnegative_real,
         "weight_average": decay_rate,
+        "schedule": one_of(*SCHEDULES),
         "eval_every": optional(positive_int),
         "patience": optional(positive_int),
         "test_size": fraction,
@@ -266,6 +271,7 @@ class MIEstimator(BaseEstimator):
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         weight_average: float = 0.0,
+        schedule: str = "plateau",
         eval_every: int | None = None,
         patience: int | None = None,
         test_size: float = 0.2,
@@ -305,6 +311,7 @@ class MIEstimator(BaseEstimator):
         self.lr = lr
         self.weight_decay = weight_decay
         self.weight_average = weight_average
+        self.schedule = schedule
         self.eval_every = eval_every
         self.patience = patience
         self.test_size = test_size
@@ -663,7 +670,7 @@ class MIEstimator(BaseEstimator):
             eval_every=eval_every, patience=self.patience or max(1_000, 5 * eval_every),
             progress=progress_default() if self.progress is None else self.progress,
             label=self.objective if n_folds == 1 else f"{self.objective} x{n_folds} folds",
-            average=self.weight_average,
+            average=self.weight_average, schedule=self.schedule,
         )
         if dist is None:
             outcome = train_with_validation(stacked, loss_fn, batches, config, evaluate, threads=threads)
@@ -904,7 +911,7 @@ class MIEstimator(BaseEstimator):
         objective, loss_params = resolved["objective"], resolved["loss_params"]
         readout, offset, readout_params = resolved["readout"], resolved["offset"], resolved["readout_params"]
         config = TrainConfig(
-            max_steps=int(n_steps), lr=self.lr, weight_decay=self.weight_decay, label=self.objective,
+            max_steps=int(n_steps), lr=self.lr, weight_decay=self.weight_decay, label=self.objective, schedule=self.schedule,
             progress=progress_default() if self.progress is None else self.progress,
         )
         state = objective.make_state() if objective.make_state is not None else None
