@@ -83,6 +83,8 @@ CONFIGS = {
     "joint_folds1": {"critic": "joint", "folds": 1},
     # The critic's tail (benchmarks/tail_errors.py): embeddings s * tanh(.) instead of unbounded ones.
     "bounded": {"critic": "bounded"},
+    # The same with the algebraic bound s * e / sqrt(1 + e^2) (results/dev_soft_bounded.csv).
+    "soft_bounded": {"critic": "soft_bounded"},
 }
 
 GRIDS = {

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import anchormi as ami
-from anchormi.critics import SeparableCritic, StackedCritic, auto_embed_dim, make_critic
+from anchormi.critics import SeparableCritic, StackedCritic, auto_embed_dim, bounded_embedding, make_critic
 from anchormi.diagnostics import permuted_log_ratios
 
 
@@ -55,7 +55,7 @@ def test_stacked_and_permuted_scores_use_the_whole_embedding():
     np.testing.assert_allclose(permuted, expected, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("shortcut, bounded", [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("shortcut, bounded", [(False, False), (True, False), (False, True), (True, True), (False, "algebraic"), (True, "algebraic")])
 def test_stacked_separable_members_match_their_own_scores_and_gradients(shortcut, bounded):
     # The batched (baddbmm) path must be the members' own function, value and gradient alike.
     torch.manual_seed(2)
@@ -79,11 +79,12 @@ def test_stacked_separable_members_match_their_own_scores_and_gradients(shortcut
             torch.testing.assert_close(stacked_grad[index], dict(member.named_parameters())[name.removeprefix("inner.")].grad)
 
 
-def test_bounded_embeddings_cap_every_score_at_the_learned_scale():
-    # c(x, y) = s^2 tanh(f(x))^T tanh(g(y)): at most s^2 D in size, however far out x and y lie,
-    # where the plain product of the same encoders grows without bound.
+@pytest.mark.parametrize("name, squash", [("bounded", torch.tanh), ("soft_bounded", lambda e: e / torch.sqrt(1 + e * e))])
+def test_bounded_embeddings_cap_every_score_at_the_learned_scale(name, squash):
+    # c(x, y) = s^2 h(f(x))^T h(g(y)) with h into (-1, 1): at most s^2 D in size, however far out
+    # x and y lie, where the plain product of the same encoders grows without bound.
     torch.manual_seed(4)
-    critic = make_critic("bounded", 3, 3, hidden=(16,), embed_dim=6)
+    critic = make_critic(name, 3, 3, hidden=(16,), embed_dim=6)
     plain = SeparableCritic(3, 3, hidden=(16,), embed_dim=6)
     plain.load_state_dict({k: v for k, v in critic.state_dict().items() if k != "log_scale"})
     with torch.no_grad():
@@ -92,9 +93,26 @@ def test_bounded_embeddings_cap_every_score_at_the_learned_scale():
     ceiling = float(critic.log_scale.detach().exp() ** 2 * 6)
     assert critic.pairwise(x, y).abs().max() <= ceiling * (1 + 1e-6)  # float32 rounding of the product
     assert plain.pairwise(x, y).abs().max() > 10 * ceiling
-    expected = torch.tanh(plain.embed_x(x)) @ torch.tanh(plain.embed_y(y)).T * critic.log_scale.exp() ** 2
+    expected = squash(plain.embed_x(x)) @ squash(plain.embed_y(y)).T * critic.log_scale.exp() ** 2
     torch.testing.assert_close(critic.pairwise(x, y), expected)
     assert make_critic("separable", 3, 3).log_scale is None
+
+
+def test_the_algebraic_bound_keeps_a_gradient_where_tanh_has_none():
+    # Far out (e = 20) tanh's slope is about 2e-17 (0 in float32), the algebraic one's
+    # (1 + e^2)^(-3/2) = 1.2e-4: a coordinate pushed into saturation can still be pulled back.
+    embedding = torch.full((1, 1), 20.0, requires_grad=True)
+    slopes = {}
+    for bound in ("tanh", "algebraic"):
+        (gradient,) = torch.autograd.grad(bounded_embedding(embedding, torch.zeros(()), bound).sum(), embedding)
+        slopes[bound] = float(gradient)
+    assert slopes["tanh"] < 1e-15
+    assert slopes["algebraic"] == pytest.approx((1 + 20.0**2) ** -1.5, rel=1e-5)
+
+
+def test_an_unknown_bound_is_a_value_error():
+    with pytest.raises(ValueError, match="bounded='cubic'"):
+        SeparableCritic(2, 2, bounded="cubic")
 
 
 def test_stacked_other_critics_take_the_vmap_path():
@@ -107,14 +125,16 @@ def test_stacked_other_critics_take_the_vmap_path():
         torch.testing.assert_close(stacked.pairwise(x, y)[index], member.pairwise(x[index], y[index]))
 
 
-def test_saved_estimator_keeps_the_shortcut_the_bounded_scale_and_the_automatic_embedding(tmp_path):
+@pytest.mark.parametrize("critic, bound", [("bounded", "tanh"), ("soft_bounded", "algebraic")])
+def test_saved_estimator_keeps_the_shortcut_the_bounded_scale_and_the_automatic_embedding(tmp_path, critic, bound):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((400, 40))
     y = x + rng.standard_normal((400, 40))
     est = ami.MIEstimator(max_steps=20, hidden=(8,), folds=2, n_permutations=0, progress=False, shortcut=True,
-                          critic="bounded").fit(x, y)
+                          critic=critic).fit(x, y)
     assert est.critics_[0].shortcut_x.out_features == 40
     assert est.critics_[0].log_scale is not None and est.critics_[0].log_scale != est.critics_[1].log_scale
     est.save(tmp_path / "model.pt")
     loaded = ami.MIEstimator.load(tmp_path / "model.pt")
+    assert [member.bound for member in loaded.critics_] == [bound, bound]
     np.testing.assert_allclose(loaded.pmi(x[:50], y[:50]), est.pmi(x[:50], y[:50]), rtol=1e-6)

@@ -40,9 +40,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def gradient_check(ctx: distributed.Distributed, bounded: bool = False) -> dict:
+def gradient_check(ctx: distributed.Distributed, bounded: bool | str = False) -> dict:
     """Loss on the gathered scores of local halves vs one process on the concatenated batch
-    (``bounded``: the critic with s * tanh embeddings, critic="bounded")."""
+    (``bounded``: True for the critic with s * tanh embeddings, critic="bounded"; "algebraic"
+    for critic="soft_bounded")."""
     torch.manual_seed(0)
     critic = SeparableCritic(3, 3, hidden=(16,), embed_dim=8, bounded=bounded)
     reference = copy.deepcopy(critic)
@@ -78,7 +79,7 @@ def worker(rank: int, port: int, out_dir: str) -> None:
                       MASTER_PORT=str(port), OMP_NUM_THREADS="1")
     torch.set_num_threads(1)
     ctx = distributed.setup(torch.device("cpu"))  # initialises gloo from the environment
-    gradients = [gradient_check(ctx), gradient_check(ctx, bounded=True)]
+    gradients = [gradient_check(ctx), gradient_check(ctx, bounded=True), gradient_check(ctx, bounded="algebraic")]
     x, y = task_data()
     estimator = ami.MIEstimator(**FIT).fit(x, y)  # finds the group initialised and joins it
     result = estimator.result_

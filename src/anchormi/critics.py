@@ -51,9 +51,19 @@ class Critic(nn.Module):
         return self.pairwise(x, y)
 
 
-def bounded_embedding(embedding: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:
-    """s * tanh(embedding) with s = exp(log_scale): the bounded separable critic's embedding
-    (``log_scale`` broadcast against ``embedding``; one per stacked member in ``StackedCritic``)."""
+# The bounds a separable critic's embeddings can take (``SeparableCritic(bounded=...)``).
+BOUNDS = ("tanh", "algebraic")
+
+
+def bounded_embedding(embedding: torch.Tensor, log_scale: torch.Tensor, bound: str = "tanh") -> torch.Tensor:
+    """The bounded separable critics' embedding, each coordinate squashed into (-s, s) with
+    s = exp(log_scale) (``log_scale`` broadcast against ``embedding``; one per stacked member in
+    ``StackedCritic``): s * tanh(e) for ``"tanh"``, s * e / sqrt(1 + e^2) for ``"algebraic"``.
+    Both are s * e near 0; the algebraic one approaches s as s - s / (2 e^2) rather than
+    exponentially, so a far-out coordinate keeps a gradient (benchmarks/README.md, "A softer
+    bound")."""
+    if bound == "algebraic":
+        return embedding * (log_scale.exp() / torch.sqrt(1.0 + embedding.square()))
     return torch.tanh(embedding) * log_scale.exp()
 
 
@@ -77,29 +87,35 @@ class SeparableCritic(Critic):
     at d <= 10 and digit images (benchmarks/README.md). ``embed_dim=None`` picks
     :func:`auto_embed_dim`.
 
-    With ``bounded`` (``make_critic("bounded", ...)``) each embedding is s * tanh(.) with one
-    learned scale s = exp(log_scale), so |c(x, y)| <= s^2 * embed_dim however far out x and y
-    lie: the unbounded product grows with both embeddings' norms and over-scored the most
-    dependent pairs of heavy-tailed data (benchmarks/tail_errors.py). Off by default.
+    With ``bounded`` (True or "tanh": ``make_critic("bounded", ...)``; "algebraic":
+    ``make_critic("soft_bounded", ...)``) each embedding coordinate is squashed into (-s, s)
+    (:func:`bounded_embedding`) with one learned scale s = exp(log_scale), so |c(x, y)| <=
+    s^2 * embed_dim however far out x and y lie: the unbounded product grows with both
+    embeddings' norms and over-scored the most dependent pairs of heavy-tailed data
+    (benchmarks/tail_errors.py). Off by default.
 
     Shape:
         x: (B, dim_x), y: (B, dim_y) -> pairwise (B, B), pointwise (B,).
     """
 
     def __init__(self, dim_x: int, dim_y: int, hidden: Sequence[int] = (128, 128), embed_dim: int | None = 32,
-                 activation: str = "softplus", shortcut: bool = False, bounded: bool = False):
+                 activation: str = "softplus", shortcut: bool = False, bounded: bool | str = False):
         super().__init__()
         embed_dim = auto_embed_dim(dim_x, dim_y) if embed_dim is None else embed_dim
         self.encoder_x = mlp(dim_x, hidden, embed_dim, activation)
         self.encoder_y = mlp(dim_y, hidden, embed_dim, activation)
         self.shortcut_x = nn.Linear(dim_x, embed_dim, bias=False) if shortcut else None
         self.shortcut_y = nn.Linear(dim_y, embed_dim, bias=False) if shortcut else None
-        # bounded: each embedding is s * tanh(.), with one learned log s for both sides.
-        self.log_scale = nn.Parameter(torch.ones(())) if bounded else None
+        # bounded: each embedding squashed into (-s, s), with one learned log s for both sides.
+        bound = "tanh" if bounded is True else bounded or None
+        if bound is not None and bound not in BOUNDS:
+            raise ValueError(f"bounded={bounded!r} is unknown; pass False, True (tanh) or one of {list(BOUNDS)}.")
+        self.bound = bound
+        self.log_scale = nn.Parameter(torch.ones(())) if bound else None
 
     def _bound(self, embedding: torch.Tensor) -> torch.Tensor:
         log_scale = getattr(self, "log_scale", None)  # None too in critics pickled before it existed
-        return embedding if log_scale is None else bounded_embedding(embedding, log_scale)
+        return embedding if log_scale is None else bounded_embedding(embedding, log_scale, getattr(self, "bound", "tanh"))
 
     def embed_x(self, x: torch.Tensor) -> torch.Tensor:
         return self._bound(self.encoder_x(x) if self.shortcut_x is None else self.encoder_x(x) + self.shortcut_x(x))
@@ -193,9 +209,9 @@ class CosineCritic(Critic):
         return (embedded_x * embedded_y).sum(-1) / self.temperature
 
 
-CRITICS = ("separable", "joint", "bilinear", "cosine", "bounded")
-# The names that build a SeparableCritic ("bounded" with s * tanh embeddings).
-SEPARABLE_CRITICS = ("separable", "bounded")
+CRITICS = ("separable", "joint", "bilinear", "cosine", "bounded", "soft_bounded")
+# The names that build a SeparableCritic, and the bound of each (None: unbounded embeddings).
+SEPARABLE_CRITICS = {"separable": None, "bounded": "tanh", "soft_bounded": "algebraic"}
 
 
 def make_critic(
@@ -216,7 +232,7 @@ def make_critic(
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation={activation!r} is unknown; choose one of {sorted(ACTIVATIONS)}.")
     if name in SEPARABLE_CRITICS:
-        return SeparableCritic(dim_x, dim_y, hidden, embed_dim, activation, shortcut=shortcut, bounded=name == "bounded")
+        return SeparableCritic(dim_x, dim_y, hidden, embed_dim, activation, shortcut=shortcut, bounded=SEPARABLE_CRITICS[name] or False)
     if name == "joint":
         return JointCritic(dim_x, dim_y, hidden, activation)
     if name == "bilinear":
@@ -296,7 +312,7 @@ class StackedCritic(nn.Module):
             if getattr(template, f"shortcut_{side}") is not None:
                 hidden = hidden + torch.bmm(inputs, params[f"inner.shortcut_{side}.weight"].transpose(1, 2))
             if getattr(template, "log_scale", None) is not None:
-                hidden = bounded_embedding(hidden, params["inner.log_scale"][:, None, None])
+                hidden = bounded_embedding(hidden, params["inner.log_scale"][:, None, None], getattr(template, "bound", "tanh"))
             return hidden
 
         embedded_x, embedded_y = embed("x", x), embed("y", y)

@@ -132,7 +132,8 @@ class MIEstimator(BaseEstimator):
             its score cannot grow without bound in the tails; a lower RMS error on heavy tails
             and at 10 nats, lower readings of peaked ratios at d = 5, and on a fresh report draw
             two fewer intervals covering; benchmarks/README.md, "Bounded embeddings"; not the
-            default), or an ``nn.Module`` offering
+            default), "soft_bounded" (the same with s * e / sqrt(1 + e^2), which saturates
+            algebraically instead of exponentially; not the default), or an ``nn.Module`` offering
             ``pairwise(x, y) -> (B, B)`` and ``pointwise(x, y) -> (B,)``.
         nu, rule, gamma, k, symmetric: anchor-family parameters (anchor weight, scoring rule,
             pseudo-spherical order, tuple size K, also average over rows).
