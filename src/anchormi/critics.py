@@ -99,7 +99,7 @@ class SeparableCritic(Critic):
     """
 
     def __init__(self, dim_x: int, dim_y: int, hidden: Sequence[int] = (128, 128), embed_dim: int | None = 32,
-                 activation: str = "softplus", shortcut: bool = False, bounded: bool | str = False):
+                 activation: str = "softplus", shortcut: bool = False, bounded: bool | str | None = False):
         super().__init__()
         embed_dim = auto_embed_dim(dim_x, dim_y) if embed_dim is None else embed_dim
         self.encoder_x = mlp(dim_x, hidden, embed_dim, activation)
@@ -109,7 +109,7 @@ class SeparableCritic(Critic):
         # bounded: each embedding squashed into (-s, s), with one learned log s for both sides.
         bound = "tanh" if bounded is True else bounded or None
         if bound is not None and bound not in BOUNDS:
-            raise ValueError(f"bounded={bounded!r} is unknown; pass False, True (tanh) or one of {list(BOUNDS)}.")
+            raise ValueError(f"bounded={bounded!r} is unknown; pass False or None (unbounded), True (tanh) or one of {list(BOUNDS)}.")
         self.bound = bound
         self.log_scale = nn.Parameter(torch.ones(())) if bound else None
 
@@ -232,7 +232,7 @@ def make_critic(
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation={activation!r} is unknown; choose one of {sorted(ACTIVATIONS)}.")
     if name in SEPARABLE_CRITICS:
-        return SeparableCritic(dim_x, dim_y, hidden, embed_dim, activation, shortcut=shortcut, bounded=SEPARABLE_CRITICS[name] or False)
+        return SeparableCritic(dim_x, dim_y, hidden, embed_dim, activation, shortcut=shortcut, bounded=SEPARABLE_CRITICS[name])
     if name == "joint":
         return JointCritic(dim_x, dim_y, hidden, activation)
     if name == "bilinear":
