@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from anchormi import objectives
-from anchormi.critics import JointCritic, StackedCritic, make_critic, mlp
+from anchormi.critics import DEFAULT_CRITIC, JointCritic, StackedCritic, make_critic, mlp
 from anchormi.readouts import heldout_loss
 from anchormi.trainer import TrainConfig, epoch_batches, make_optimizer, train_with_validation
 
@@ -125,7 +125,7 @@ def matmul_peak_gflops(size: int = 1024, repeats: int = 20) -> float:
 
 def stacked_step(members: int, batch: int = 128, dim: int = DIM, hidden: int = 128, embed: int = 32, batched: bool = True,
                  compiled: bool = False, foreach: bool = True):
-    """One training step of ``members`` default separable critics as one StackedCritic (the
+    """One training step of ``members`` critics of the default kind (``DEFAULT_CRITIC``, a separable one) as one StackedCritic (the
     cross-fitting model), with the anchor loss over members as the estimator builds it, and the
     library's AdamW (``make_optimizer``): a callable, and its arithmetic in FLOP (matrix products
     only, backward counted as twice the forward). ``batched=False`` forces the generic vmap path
@@ -133,7 +133,7 @@ def stacked_step(members: int, batch: int = 128, dim: int = DIM, hidden: int = 1
     (torch's own choice on CPU) instead of the multi-tensor update. The callable's ``model`` and
     ``optimizer`` attributes expose both."""
     torch.manual_seed(0)
-    model = StackedCritic([make_critic("separable", dim, dim, (hidden, hidden), embed) for _ in range(members)])
+    model = StackedCritic([make_critic(DEFAULT_CRITIC, dim, dim, (hidden, hidden), embed) for _ in range(members)])
     if members > 1:
         model._batched = batched
     config = TrainConfig(max_steps=1, lr=5e-4)  # the estimator's weight decay, 0
@@ -176,7 +176,7 @@ def stacked_report(steps: int) -> None:
     from torch.profiler import ProfilerActivity, profile
 
     peak = matmul_peak_gflops()
-    print(f"\nstacked folds, default separable critic, B=128 (fp32 matmul peak in this run: {peak:.0f} GFLOP/s):")
+    print(f"\nstacked folds, default critic ({DEFAULT_CRITIC}), B=128 (fp32 matmul peak in this run: {peak:.0f} GFLOP/s):")
     print(f"{'F':>6s} {'ms/step':>8s} {'x F=1':>6s} {'GFLOP/s':>8s} {'% peak':>7s} {'% in matmul':>12s}")
     base = None
     for members, batched in ((1, True), (5, True), (5, False)):

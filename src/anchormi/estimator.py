@@ -29,7 +29,7 @@ from ._validation import (
     Constraint, boolean, check_array, check_pair, check_paired, decay_rate, fraction, integer_at_least, nonnegative_int, nonnegative_real,
     numeric_rows, one_of, optional, positive_int, positive_real, validate_params,
 )
-from .critics import ACTIVATIONS, CRITICS, FiniteSupportCritic, StackedCritic, make_critic
+from .critics import ACTIVATIONS, CRITICS, DEFAULT_CRITIC, FiniteSupportCritic, StackedCritic, make_critic
 from .encoding import fit_encoder
 from .diagnostics import (
     calibration_check, constant_check, data_checks, determined_check, fold_agreement_check, monotone_column_pairs, offset_check, permutation_pvalue, permuted_log_ratios, product_pairs,
@@ -252,7 +252,7 @@ class MIEstimator(BaseEstimator):
     def __init__(
         self,
         objective: str = "anchor",
-        critic: str | nn.Module = "separable",
+        critic: str | nn.Module = DEFAULT_CRITIC,
         nu: float | None = None,
         rule: str | None = None,
         gamma: float | None = None,

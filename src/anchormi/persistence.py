@@ -236,11 +236,13 @@ def save_estimator(estimator: Any, path: str | os.PathLike) -> Path:
     check_is_fitted(estimator, "critics_")
     raw_params = estimator.get_params(deep=False)
     if isinstance(raw_params.get("critic"), nn.Module):
+        from .critics import CRITICS
+
         raise ValueError(
             f"critic is a user-supplied nn.Module ({type(raw_params['critic']).__name__}); save_estimator stores "
             "only plain data and rebuilds critics by name, so it cannot restore your class without running code "
             "from the file. Use pickle (pickle.dumps(estimator)) or torch.save of est.critics_[i].state_dict() "
-            "and your own constructor, or fit with a named critic ('separable', 'joint', 'bilinear', 'cosine')."
+            f"and your own constructor, or fit with a named critic (one of {list(CRITICS)})."
         )
     params = {name: _plain(value, f"parameter {name}") for name, value in raw_params.items()}
     attributes = {}

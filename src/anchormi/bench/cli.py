@@ -64,7 +64,7 @@ def bench(
     config: Optional[Path] = typer.Option(None, "--config", "-c", exists=True, dir_okay=False, help="TOML sweep configuration (see docs/bench.md); flags override it."),
     task: Optional[List[str]] = typer.Option(None, "--task", "-t", help="task spec, repeatable: 'gaussian:dim=20,mi=[2,6,10]', 'cubic:dim=20,mi=6', 'digits:k=2'. Stream mode: 'gaussian:dim=20'."),
     method: Optional[List[str]] = typer.Option(None, "--method", "-m", help="method spec, repeatable: 'anchor', 'anchor:rule=brier', 'ksg:n_neighbors=5' (see `anchormi objectives`)."),
-    critic: Optional[List[str]] = typer.Option(None, "--critic", help="critic, repeatable: separable | joint | bilinear | cosine."),
+    critic: Optional[List[str]] = typer.Option(None, "--critic", help="critic, repeatable: separable | joint | bilinear | cosine | bounded | soft_bounded (default: the estimator's default critic)."),
     seeds: SeedsOption = None,
     n: Optional[str] = typer.Option(None, "--n", help="comma-separated sample sizes N (fixed mode), e.g. 2000,10000."),
     mode: Optional[str] = typer.Option(None, help="fixed (N samples, anchormi.estimate) | stream (staircase, a fresh batch per step)."),
@@ -133,7 +133,7 @@ def reproduce_images(
     max_steps: Optional[int] = typer.Option(None, help="estimator step budget (default: anchormi.estimate's; quick 300)."),
     seeds: SeedsOption = None,
     methods: Optional[str] = typer.Option(None, help="comma-separated methods (default: the nine estimators, anchor:nu=1 and gaussian)."),
-    critics: Optional[str] = typer.Option(None, help="comma-separated critics (default separable)."),
+    critics: Optional[str] = typer.Option(None, help="comma-separated critics (default: the estimator's default critic)."),
     run: RunOptions = RunOptions(),
 ) -> None:
     """Same-class digit-image pairs, k = 1..4 (I = k H(C), about 2.3 -> 9.2 nats), through anchormi.estimate."""

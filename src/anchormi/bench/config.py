@@ -35,6 +35,14 @@ from .specs import expand_lists, spec_from_entry
 # Set per cell, never shared: the critic and seed are sweep axes, progress is off in workers.
 RESERVED_ESTIMATOR_KEYS = ("objective", "critic", "seed", "progress")
 DEFAULT_TASKS = {"fixed": ["gaussian:dim=20,mi=[2,6,10]"], "stream": ["gaussian:dim=20"]}
+def default_critic() -> str:
+    """The estimator's default critic (``anchormi.critics.DEFAULT_CRITIC``), imported only when a
+    sweep is built, so that reading a configuration or ``--help`` does not load torch."""
+    from ..critics import DEFAULT_CRITIC
+
+    return DEFAULT_CRITIC
+
+
 DEFAULT_METHODS = {"fixed": ["anchor", "infonce", "nwj", "smile", "ksg"], "stream": ["anchor", "infonce", "nwj", "smile"]}
 
 
@@ -46,7 +54,7 @@ class SweepConfig:
     tasks: list[Any] | None = None  # None: DEFAULT_TASKS[mode]
     methods: list[Any] | None = None  # None: DEFAULT_METHODS[mode]
     mode: str = "fixed"
-    critics: list[str] = field(default_factory=lambda: ["separable"])
+    critics: list[str] = field(default_factory=lambda: [default_critic()])
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     n: list[int] = field(default_factory=lambda: [5000])
     estimator: dict[str, Any] = field(default_factory=dict)

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import check_positive_int
+from ..critics import DEFAULT_CRITIC
 from ..files import atomic_write_table, atomic_write_text, markdown_table
 from ..ssl.reporting import describe_params, mean_sd, parse_objectives, save_figure
 from ..tasks.latent_pair import LatentPairTask
@@ -57,7 +58,7 @@ class PMISettings:
     batch_size: int = 128
     max_steps: int = 2000
     hidden: tuple[int, ...] = (128, 128)
-    critic: str = "separable"
+    critic: str = DEFAULT_CRITIC
 
     def __post_init__(self) -> None:
         # The rest is checked where it is used (the task, the estimator); these two would
