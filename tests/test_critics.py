@@ -98,6 +98,23 @@ def test_bounded_embeddings_cap_every_score_at_the_learned_scale(name, squash):
     assert make_critic("separable", 3, 3).log_scale is None
 
 
+def test_a_bounded_critic_pickled_before_it_named_its_bound_still_scores_with_tanh():
+    # Critics saved when tanh was the only bound carry a learned scale but no ``bound``; the two
+    # scoring paths (one critic, and the stacked folds) must both read them as tanh.
+    import pickle
+
+    torch.manual_seed(5)
+    current = make_critic("bounded", 3, 4, hidden=(8,), embed_dim=5)
+    old = pickle.loads(pickle.dumps(current))
+    del old.__dict__["bound"]
+    x, y = torch.randn(7, 3), torch.randn(7, 4)
+    torch.testing.assert_close(old.pairwise(x, y), current.pairwise(x, y))
+    stacked_old, stacked_current = StackedCritic([old, old]), StackedCritic([current, current])
+    torch.testing.assert_close(stacked_old.pairwise(torch.stack([x, x]), torch.stack([y, y])),
+                               stacked_current.pairwise(torch.stack([x, x]), torch.stack([y, y])))
+    assert make_critic("soft_bounded", 3, 4).bound == "algebraic" and make_critic("separable", 3, 4).bound is None
+
+
 def test_the_algebraic_bound_keeps_a_gradient_where_tanh_has_none():
     # Far out (e = 20) tanh's slope is about 2e-17 (0 in float32), the algebraic one's
     # (1 + e^2)^(-3/2) = 1.2e-4: a coordinate pushed into saturation can still be pulled back.

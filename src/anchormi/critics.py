@@ -98,6 +98,10 @@ class SeparableCritic(Critic):
         x: (B, dim_x), y: (B, dim_y) -> pairwise (B, B), pointwise (B,).
     """
 
+    # Set per instance; this class value is read only by critics pickled before the attribute
+    # existed, when a learned scale always meant tanh.
+    bound: str | None = "tanh"
+
     def __init__(self, dim_x: int, dim_y: int, hidden: Sequence[int] = (128, 128), embed_dim: int | None = 32,
                  activation: str = "softplus", shortcut: bool = False, bounded: bool | str | None = False):
         super().__init__()
@@ -115,7 +119,7 @@ class SeparableCritic(Critic):
 
     def _bound(self, embedding: torch.Tensor) -> torch.Tensor:
         log_scale = getattr(self, "log_scale", None)  # None too in critics pickled before it existed
-        return embedding if log_scale is None else bounded_embedding(embedding, log_scale, getattr(self, "bound", "tanh"))
+        return embedding if log_scale is None else bounded_embedding(embedding, log_scale, self.bound)
 
     def embed_x(self, x: torch.Tensor) -> torch.Tensor:
         return self._bound(self.encoder_x(x) if self.shortcut_x is None else self.encoder_x(x) + self.shortcut_x(x))
@@ -315,7 +319,7 @@ class StackedCritic(nn.Module):
             if getattr(template, f"shortcut_{side}") is not None:
                 hidden = hidden + torch.bmm(inputs, params[f"inner.shortcut_{side}.weight"].transpose(1, 2))
             if getattr(template, "log_scale", None) is not None:
-                hidden = bounded_embedding(hidden, params["inner.log_scale"][:, None, None], getattr(template, "bound", "tanh"))
+                hidden = bounded_embedding(hidden, params["inner.log_scale"][:, None, None], template.bound)
             return hidden
 
         embedded_x, embedded_y = embed("x", x), embed("y", y)
