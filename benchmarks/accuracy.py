@@ -8,17 +8,29 @@ Two tables:
 
     python benchmarks/accuracy.py               # both tables, seed 0 (about 5 minutes on 2 cores)
     python benchmarks/accuracy.py --seeds 0,1,2 # mean and spread over seeds
+    python benchmarks/accuracy.py --seeds 0,1,2 --only acceptance --methods anchor,anchor:nu=1,smile \
+        --rows accuracy_output/acceptance       # the trust goal's comparison: RMSE over seeds per method
+
+``--methods`` takes method specs as ``anchormi bench`` does (``anchor:nu=1``: the paper's anchor
+weight; every other argument stays the estimator's default, critic included). ``--rows DIR``
+keeps one file per finished fit, so a killed run resumes and its rows are kept; each records
+the code that made it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 import warnings
+from pathlib import Path
 
 import pandas as pd
 
 import anchormi as ami
+from anchormi.bench.provenance import code_version, describe_code_versions
+from anchormi.bench.specs import label, parse_spec
+from anchormi.files import atomic_write_text
 
 ACCEPTANCE = [("gaussian", 20, 2.0, 20_000), ("gaussian", 20, 6.0, 20_000), ("gaussian", 20, 10.0, 20_000)]
 # (family, dim, true MI, N, best peer estimate from docs/method.md section 10, which peer)
@@ -31,23 +43,42 @@ BAR = [
 ]
 
 
-def run_case(family: str, dim: int, mi: float, n: int, seed: int) -> dict:
+def run_case(family: str, dim: int, mi: float, n: int, seed: int, method: str = "anchor", rows: Path | None = None) -> dict:
+    """One ``anchormi.estimate`` call on new data of the seed; with ``rows``, read from or kept in
+    its own file there."""
+    name, params = parse_spec(method, "--methods")
+    key = f"{family}_d{dim}_mi{mi:g}_n{n}_seed{seed}_{label(name, params)}"
+    cached = None if rows is None else rows / f"{key}.json"
+    if cached is not None and cached.exists():
+        return json.loads(cached.read_text())
     x, y = ami.tasks.get(family, dim=dim, mi=mi).sample(n, seed=seed)
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = ami.estimate(x, y, seed=seed)
+        result = ami.estimate(x, y, name, seed=seed, **params)
     lo, hi = result.ci
-    return {"task": f"{family} d={dim}", "truth": mi, "n": n, "seed": seed, "estimate": result.mi,
-            "stderr": result.stderr, "covered": bool(lo <= mi <= hi), "seconds": time.perf_counter() - started}
+    row = {"task": f"{family} d={dim}", "truth": mi, "n": n, "method": method, "seed": seed, "estimate": result.mi,
+           "stderr": result.stderr, "covered": bool(lo <= mi <= hi), "seconds": time.perf_counter() - started,
+           "code": code_version()}
+    if cached is not None:
+        atomic_write_text(cached, json.dumps(row))
+    print(f"  {key}: {result.mi:.3f} ({row['seconds']:.0f} s)", flush=True)
+    return row
 
 
-def table(cases, seeds) -> pd.DataFrame:
-    rows = [run_case(*case[:4], seed) for case in cases for seed in seeds]
-    frame = pd.DataFrame(rows)
-    summary = frame.groupby(["task", "truth", "n"], sort=False).agg(
-        estimate=("estimate", "mean"), seed_sd=("estimate", "std"), stderr=("stderr", "mean"), seconds=("seconds", "mean"))
+def table(cases, seeds, methods=("anchor",), rows: Path | None = None) -> pd.DataFrame:
+    """Mean, spread over seeds, mean stderr and RMSE over seeds, per case and method."""
+    if rows is not None:
+        rows.mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame([run_case(*case[:4], seed, method, rows) for case in cases for method in methods for seed in seeds])
+    frame["squared_error"] = (frame.estimate - frame.truth) ** 2
+    summary = frame.groupby(["task", "truth", "n", "method"], sort=False).agg(
+        estimate=("estimate", "mean"), seed_sd=("estimate", "std"), stderr=("stderr", "mean"),
+        rmse=("squared_error", "mean"), covered=("covered", "sum"), seconds=("seconds", "mean"))
+    summary["rmse"] = summary.rmse ** 0.5
     summary["rel_error_%"] = 100 * (summary.estimate - summary.index.get_level_values("truth")) / summary.index.get_level_values("truth")
+    if "code" in frame:
+        print(describe_code_versions(frame["code"]))
     return summary.reset_index()
 
 
@@ -56,13 +87,20 @@ def main() -> None:
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--only", choices=["acceptance", "bar"], default=None)
     parser.add_argument("--families", default="gaussian", help="acceptance families, e.g. gaussian,cubic")
+    parser.add_argument("--methods", default="anchor", help="acceptance methods, e.g. anchor,anchor:nu=1,smile")
+    parser.add_argument("--rows", type=Path, default=None, help="folder keeping one file per fit (resumable)")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    for method in methods:  # a misspelt method fails here, before an hour of fits
+        name, _ = parse_spec(method, "--methods")
+        if name not in ami.methods():
+            parser.error(f"--methods: {name!r} is unknown; choose from {sorted(ami.methods())}")
     pd.set_option("display.width", 160)
     if args.only in (None, "acceptance"):
         print("anchormi.estimate defaults, N = 20,000 (5 cross-fitted folds):")
         cases = [(family, *case[1:]) for family in args.families.split(",") for case in ACCEPTANCE]
-        print(table(cases, seeds).round(3).to_string(index=False))
+        print(table(cases, seeds, methods, args.rows).round(3).to_string(index=False))
     if args.only in (None, "bar"):
         summary = table(BAR, seeds)
         summary["best_peer"] = [row[4] for row in BAR]
