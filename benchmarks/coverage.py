@@ -315,6 +315,26 @@ def summarize(records: Iterable[dict[str, Any]]) -> tuple[pd.DataFrame, dict[str
     return table, overall
 
 
+
+def level_table(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """Every family pooled per true MI level: cells, coverage, bias, mean |relative error| and mean
+    interval width. A digits cell (truth k log 10) joins the nearest level, so k = 1, 2, 3, 4 count
+    at 2, 4, 6 and 10 nats; the null cells form level 0."""
+    frame = pd.DataFrame(list(records))
+    if frame.empty:
+        return pd.DataFrame(columns=["level", "cells", "coverage", "bias", "mean_rel_error", "mean_width"])
+    frame = frame.astype({"estimate": float, "truth": float, "level": float, "width": float})
+    levels = np.array((0.0, *LEVELS))
+    frame["row"] = [levels[np.abs(levels - truth).argmin()] if family == "digits" else level
+                    for family, truth, level in zip(frame["family"], frame["truth"], frame["level"])]
+    frame["error"] = frame["estimate"] - frame["truth"]
+    positive = frame["truth"] > 0
+    frame["rel_error"] = np.where(positive, frame["error"].abs() / frame["truth"].where(positive, 1.0), np.nan)
+    frame["covered"] = frame["covered"].astype(float)
+    return frame.groupby("row").agg(cells=("error", "size"), coverage=("covered", "mean"), bias=("error", "mean"),
+                                    mean_rel_error=("rel_error", "mean"), mean_width=("width", "mean")
+                                    ).rename_axis("level").reset_index()
+
 READINGS = {
     "the estimate": lambda f: f["estimate"],
     "trained offset": lambda f: f["trained"],
@@ -392,8 +412,9 @@ def compare(folders: dict[str, list[dict[str, Any]]]) -> str:
 
     ``folders`` maps a name to its cell records. Rows: the shared cells, coverage (covered
     count), type-I rejections at MI = 0, the RMS relative error over cells with MI > 0 (overall
-    and per family), the mean absolute relative error at 2-8 nats; then the cells whose errors
-    differ most between the first two configurations.
+    and per family), the mean absolute relative error at 2-8 nats, coverage, bias and width per
+    true MI level (``level_table``); then the cells whose errors differ most between the first two
+    configurations. One folder alone gives its own figures.
     """
     frames = {name: pd.DataFrame(records).set_index("key") for name, records in folders.items()}
     shared = sorted(set.intersection(*(set(frame.index) for frame in frames.values())))
@@ -411,6 +432,9 @@ def compare(folders: dict[str, list[dict[str, Any]]]) -> str:
         rows.setdefault("cells", []).append(str(overall["n_cells"]))
         rows.setdefault("coverage of the 95 % interval", []).append(
             f"{overall['coverage']:.3f} ({int(frame['covered'].astype(bool).sum())} of {overall['n_cells']})")
+        for level in level_table(frame.reset_index().to_dict("records")).itertuples():
+            rows.setdefault(f"  at {level.level:g} nats ({level.cells} cells): coverage, bias, mean width", []).append(
+                f"{level.coverage:.2f}, {level.bias:+.3f}, {level.mean_width:.3f}")
         rows.setdefault("type-I rejections at MI = 0", []).append(f"{overall['n_null_rejected']} of {overall['n_null']}")
         rows.setdefault(f"RMS relative error, {len(rel)} cells with MI > 0", []).append(f"{math.sqrt(float((rel ** 2).mean())):.3f}")
         for family, group in rel.groupby(positive["family"], sort=False):
@@ -616,6 +640,8 @@ def write_report(records: list[dict[str, Any]], folder: Path, command: str, para
         "truth 0, power above).", "",
         "## Overall", "",
         *overall_lines(overall), "",
+        "By true MI level, every family pooled (digits k = 1..4 at the nearest level: 2, 4, 6, 10):", "",
+        markdown_table(level_table(records)), "",
     ]
     readings = readings_table(records)
     if not readings.empty:

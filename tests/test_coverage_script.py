@@ -89,6 +89,21 @@ def test_summary_matches_hand_computed_values(coverage_script):
     assert overall["type_i_se"] == pytest.approx(math.sqrt((1 / 3) * (2 / 3) / 3))
 
 
+
+def test_level_table_pools_families_and_puts_digits_at_the_nearest_level(coverage_script):
+    digits = [record("digits", 9.21, 9.21, 9.5, 9.0, 10.0, 0.001),   # k = 4: joins 10 nats, covered
+              record("digits", 6.91, 6.91, 6.0, 5.5, 6.5, 0.001)]    # k = 3: joins 6 nats, missed
+    table = coverage_script.level_table(RECORDS + digits).set_index("level")
+    assert list(table.index) == [0.0, 0.5, 2.0, 6.0, 8.0, 10.0]
+    assert table.loc[2.0, "cells"] == 2 and table.loc[2.0, "coverage"] == pytest.approx(0.5)
+    assert table.loc[2.0, "mean_width"] == pytest.approx(0.3)
+    assert table.loc[10.0, "cells"] == 2  # cubic at 10 nats and digits k = 4
+    assert table.loc[10.0, "bias"] == pytest.approx((-1.0 + (9.5 - 9.21)) / 2)
+    assert table.loc[10.0, "mean_rel_error"] == pytest.approx((0.1 + 0.29 / 9.21) / 2)
+    assert table.loc[6.0, "cells"] == 1 and table.loc[6.0, "coverage"] == 0.0
+    assert table.loc[0.0, "cells"] == 4 and table.loc[0.0, "coverage"] == pytest.approx(0.75)
+    assert math.isnan(table.loc[0.0, "mean_rel_error"])
+
 def test_compare_uses_the_cells_every_folder_finished(coverage_script):
     keyed = [dict(r, key=f"cell{i}") for i, r in enumerate(RECORDS)]
     # The second configuration: gaussian at 8 nats now covered and exact, one cell not finished.
