@@ -55,7 +55,7 @@ def run_case(family: str, dim: int, mi: float, n: int, seed: int, method: str = 
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = ami.estimate(x, y, name, seed=seed, **params)
+        result = ami.estimate(x, y, method=name, seed=seed, **params)
     lo, hi = result.ci
     row = {"task": f"{family} d={dim}", "truth": mi, "n": n, "method": method, "seed": seed, "estimate": result.mi,
            "stderr": result.stderr, "covered": bool(lo <= mi <= hi), "seconds": time.perf_counter() - started,
