@@ -258,6 +258,16 @@ def _mean(values: pd.Series) -> float:
     return float(values.mean()) if len(values) else float("nan")
 
 
+def _with_errors(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cell records as floats, with ``error`` (estimate - truth) and ``rel_error`` (|error| / truth;
+    NaN at truth 0)."""
+    frame = frame.astype({"estimate": float, "truth": float, "level": float, "width": float})
+    frame["error"] = frame["estimate"] - frame["truth"]
+    positive = frame["truth"] > 0
+    frame["rel_error"] = np.where(positive, frame["error"].abs() / frame["truth"].where(positive, 1.0), np.nan)
+    return frame
+
+
 def summarize(records: Iterable[dict[str, Any]]) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Per (family, level) table and overall numbers from cell records.
 
@@ -278,12 +288,9 @@ def summarize(records: Iterable[dict[str, Any]]) -> tuple[pd.DataFrame, dict[str
                "reject_rate", "n_p_values"]
     if frame.empty:
         return pd.DataFrame(columns=columns), {"n_cells": 0}
-    frame = frame.astype({"estimate": float, "truth": float, "level": float, "width": float})
+    frame = _with_errors(frame)
     frame["p_value"] = pd.to_numeric(frame["p_value"], errors="coerce")
     frame["covered"] = frame["covered"].astype(bool)
-    frame["error"] = frame["estimate"] - frame["truth"]
-    positive = frame["truth"] > 0
-    frame["rel_error"] = np.where(positive, frame["error"].abs() / frame["truth"].where(positive, 1.0), np.nan)
 
     rows = []
     order = {family: i for i, family in enumerate(FAMILIES)}
@@ -315,7 +322,6 @@ def summarize(records: Iterable[dict[str, Any]]) -> tuple[pd.DataFrame, dict[str
     return table, overall
 
 
-
 def level_table(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     """Every family pooled per true MI level: cells, coverage, bias, mean |relative error| and mean
     interval width. A digits cell (truth k log 10) joins the nearest level, so k = 1, 2, 3, 4 count
@@ -323,17 +329,15 @@ def level_table(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(list(records))
     if frame.empty:
         return pd.DataFrame(columns=["level", "cells", "coverage", "bias", "mean_rel_error", "mean_width"])
-    frame = frame.astype({"estimate": float, "truth": float, "level": float, "width": float})
+    frame = _with_errors(frame)
     levels = np.array((0.0, *LEVELS))
     frame["row"] = [levels[np.abs(levels - truth).argmin()] if family == "digits" else level
                     for family, truth, level in zip(frame["family"], frame["truth"], frame["level"])]
-    frame["error"] = frame["estimate"] - frame["truth"]
-    positive = frame["truth"] > 0
-    frame["rel_error"] = np.where(positive, frame["error"].abs() / frame["truth"].where(positive, 1.0), np.nan)
     frame["covered"] = frame["covered"].astype(float)
     return frame.groupby("row").agg(cells=("error", "size"), coverage=("covered", "mean"), bias=("error", "mean"),
                                     mean_rel_error=("rel_error", "mean"), mean_width=("width", "mean")
                                     ).rename_axis("level").reset_index()
+
 
 READINGS = {
     "the estimate": lambda f: f["estimate"],
