@@ -294,13 +294,10 @@ def test_quick_staircase_title_states_the_steps_per_level():
     assert "6 steps per level" in config.title and config.steps_per_level == 6
 
 
-
 def test_the_reproductions_of_the_default_run_the_estimators_default_critic():
     # Images, pair scoring and a sweep without a critics axis describe "the default"; when the
     # estimator's default critic changes they must change with it, not keep a copied name. The
     # staircase pins the paper's critics instead (checked below).
-    from anchormi import MIEstimator
-    from anchormi.bench.config import SweepConfig
     from anchormi.bench.reproduce import images_config, staircase_config
     from anchormi.pairs.reproduce import PMISettings
 
@@ -309,6 +306,7 @@ def test_the_reproductions_of_the_default_run_the_estimators_default_critic():
     assert SweepConfig().critics == [default]
     assert PMISettings().critic == default and PMISettings.quick().critic == default
     assert staircase_config().critics == ["separable", "joint"]
+
 
 class CountingCells:
     """run_cell that counts its calls (the serial executor runs it in this process)."""

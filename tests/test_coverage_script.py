@@ -89,7 +89,6 @@ def test_summary_matches_hand_computed_values(coverage_script):
     assert overall["type_i_se"] == pytest.approx(math.sqrt((1 / 3) * (2 / 3) / 3))
 
 
-
 def test_level_table_pools_families_and_puts_digits_at_the_nearest_level(coverage_script):
     digits = [record("digits", 9.21, 9.21, 9.5, 9.0, 10.0, 0.001),   # k = 4: joins 10 nats, covered
               record("digits", 6.91, 6.91, 6.0, 5.5, 6.5, 0.001)]    # k = 3: joins 6 nats, missed
@@ -103,6 +102,7 @@ def test_level_table_pools_families_and_puts_digits_at_the_nearest_level(coverag
     assert table.loc[6.0, "cells"] == 1 and table.loc[6.0, "coverage"] == 0.0
     assert table.loc[0.0, "cells"] == 4 and table.loc[0.0, "coverage"] == pytest.approx(0.75)
     assert math.isnan(table.loc[0.0, "mean_rel_error"])
+
 
 def test_compare_uses_the_cells_every_folder_finished(coverage_script):
     keyed = [dict(r, key=f"cell{i}") for i, r in enumerate(RECORDS)]

@@ -64,7 +64,7 @@ def check_supported(critic: Any, folds: int, conditional: bool, readout: str, ba
     ):
         if unsupported:
             raise ValueError(
-                f"{what} is not supported with torch.distributed yet; use folds=1 / a separable critic ('separable', 'bounded', 'soft_bounded') "
+                f"{what} is not supported with torch.distributed yet; use folds=1 / a separable critic (one of {list(SEPARABLE_CRITICS)}) "
                 "(with the plug-in readout and no z), or run in one process."
             )
     if batch_size % world_size:
