@@ -10,9 +10,13 @@ Two tables:
     python benchmarks/accuracy.py --seeds 0,1,2 # mean and spread over seeds
     python benchmarks/accuracy.py --seeds 0,1,2 --only acceptance --methods anchor,anchor:nu=1,smile \
         --rows accuracy_output/acceptance       # the trust goal's comparison: RMSE over seeds per method
+    python benchmarks/accuracy.py --seeds 0,1,2 --only acceptance --methods anchor,anchor:nu=1,smile \
+        --param critic=soft_bounded --rows accuracy_output/soft   # the same with another critic for all
 
 ``--methods`` takes method specs as ``anchormi bench`` does (``anchor:nu=1``: the paper's anchor
-weight; every other argument stays the estimator's default, critic included). ``--rows DIR``
+weight; every other argument stays the estimator's default, critic included). ``--param
+NAME=VALUE`` (repeatable) passes one more argument to every method's fit, e.g. a candidate
+critic; a method's own spec wins where both name the same argument. ``--rows DIR``
 keeps one file per finished fit, so a killed run resumes and its rows are kept; each records
 the code that made it.
 """
@@ -29,7 +33,7 @@ import pandas as pd
 
 import anchormi as ami
 from anchormi.bench.provenance import code_version, describe_code_versions
-from anchormi.bench.specs import label, parse_spec
+from anchormi.bench.specs import label, parse_spec, parse_value
 from anchormi.files import atomic_write_text
 
 ACCEPTANCE = [("gaussian", 20, 2.0, 20_000), ("gaussian", 20, 6.0, 20_000), ("gaussian", 20, 10.0, 20_000)]
@@ -43,10 +47,12 @@ BAR = [
 ]
 
 
-def run_case(family: str, dim: int, mi: float, n: int, seed: int, method: str = "anchor", rows: Path | None = None) -> dict:
-    """One ``anchormi.estimate`` call on new data of the seed; with ``rows``, read from or kept in
-    its own file there."""
-    name, params = parse_spec(method, "--methods")
+def run_case(family: str, dim: int, mi: float, n: int, seed: int, method: str = "anchor", rows: Path | None = None,
+             shared: dict | None = None) -> dict:
+    """One ``anchormi.estimate`` call on new data of the seed, with ``shared`` arguments under the
+    method's own; with ``rows``, read from or kept in its own file there."""
+    name, own = parse_spec(method, "--methods")
+    params = {**(shared or {}), **own}
     key = f"{family}_d{dim}_mi{mi:g}_n{n}_seed{seed}_{label(name, params)}"
     cached = None if rows is None else rows / f"{key}.json"
     if cached is not None and cached.exists():
@@ -57,7 +63,7 @@ def run_case(family: str, dim: int, mi: float, n: int, seed: int, method: str = 
         warnings.simplefilter("ignore")
         result = ami.estimate(x, y, method=name, seed=seed, **params)
     lo, hi = result.ci
-    row = {"task": f"{family} d={dim}", "truth": mi, "n": n, "method": method, "seed": seed, "estimate": result.mi,
+    row = {"task": f"{family} d={dim}", "truth": mi, "n": n, "method": label(name, params), "seed": seed, "estimate": result.mi,
            "stderr": result.stderr, "covered": bool(lo <= mi <= hi), "seconds": time.perf_counter() - started,
            "code": code_version()}
     if cached is not None:
@@ -66,11 +72,12 @@ def run_case(family: str, dim: int, mi: float, n: int, seed: int, method: str = 
     return row
 
 
-def table(cases, seeds, methods=("anchor",), rows: Path | None = None) -> pd.DataFrame:
+def table(cases, seeds, methods=("anchor",), rows: Path | None = None, shared: dict | None = None) -> pd.DataFrame:
     """Mean, spread over seeds, mean stderr and RMSE over seeds, per case and method."""
     if rows is not None:
         rows.mkdir(parents=True, exist_ok=True)
-    frame = pd.DataFrame([run_case(*case[:4], seed, method, rows) for case in cases for method in methods for seed in seeds])
+    frame = pd.DataFrame([run_case(*case[:4], seed, method, rows, shared)
+                          for case in cases for method in methods for seed in seeds])
     frame["squared_error"] = (frame.estimate - frame.truth) ** 2
     summary = frame.groupby(["task", "truth", "n", "method"], sort=False).agg(
         estimate=("estimate", "mean"), seed_sd=("estimate", "std"), stderr=("stderr", "mean"),
@@ -88,8 +95,16 @@ def main() -> None:
     parser.add_argument("--only", choices=["acceptance", "bar"], default=None)
     parser.add_argument("--families", default="gaussian", help="acceptance families, e.g. gaussian,cubic")
     parser.add_argument("--methods", default="anchor", help="acceptance methods, e.g. anchor,anchor:nu=1,smile")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="one more argument for every method's fit, repeatable (e.g. critic=soft_bounded)")
     parser.add_argument("--rows", type=Path, default=None, help="folder keeping one file per fit (resumable)")
     args = parser.parse_args()
+    shared = {}
+    for item in args.param:
+        name, equals, value = item.partition("=")
+        if not equals or not name.strip():
+            parser.error(f"--param {item!r} is not NAME=VALUE, e.g. --param critic=soft_bounded")
+        shared[name.strip()] = parse_value(value.strip())
     seeds = [int(s) for s in args.seeds.split(",")]
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     for method in methods:  # a misspelt method fails here, before an hour of fits
@@ -98,9 +113,10 @@ def main() -> None:
             parser.error(f"--methods: {name!r} is unknown; choose from {sorted(ami.methods())}")
     pd.set_option("display.width", 160)
     if args.only in (None, "acceptance"):
-        print("anchormi.estimate defaults, N = 20,000 (5 cross-fitted folds):")
+        extra = "".join(f", {k}={v!r}" for k, v in shared.items())
+        print(f"anchormi.estimate defaults{extra}, N = 20,000 (5 cross-fitted folds):")
         cases = [(family, *case[1:]) for family in args.families.split(",") for case in ACCEPTANCE]
-        print(table(cases, seeds, methods, args.rows).round(3).to_string(index=False))
+        print(table(cases, seeds, methods, args.rows, shared).round(3).to_string(index=False))
     if args.only in (None, "bar"):
         summary = table(BAR, seeds)
         summary["best_peer"] = [row[4] for row in BAR]
