@@ -33,7 +33,8 @@ import pandas as pd
 
 import anchormi as ami
 from anchormi.bench.provenance import code_version, describe_code_versions
-from anchormi.bench.specs import label, parse_spec, parse_value
+from anchormi.bench.specs import label, parse_spec
+from anchormi.cli import parse_params
 from anchormi.files import atomic_write_text
 
 ACCEPTANCE = [("gaussian", 20, 2.0, 20_000), ("gaussian", 20, 6.0, 20_000), ("gaussian", 20, 10.0, 20_000)]
@@ -99,12 +100,10 @@ def main() -> None:
                         help="one more argument for every method's fit, repeatable (e.g. critic=soft_bounded)")
     parser.add_argument("--rows", type=Path, default=None, help="folder keeping one file per fit (resumable)")
     args = parser.parse_args()
-    shared = {}
-    for item in args.param:
-        name, equals, value = item.partition("=")
-        if not equals or not name.strip():
-            parser.error(f"--param {item!r} is not NAME=VALUE, e.g. --param critic=soft_bounded")
-        shared[name.strip()] = parse_value(value.strip())
+    try:
+        shared = parse_params(args.param)
+    except ValueError as error:
+        parser.error(str(error))
     seeds = [int(s) for s in args.seeds.split(",")]
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     for method in methods:  # a misspelt method fails here, before an hour of fits

@@ -13,12 +13,15 @@ within 0.05 nats when the truth is 0, and the 95 % interval covers the truth.
 
     python benchmarks/conditional.py                       # 6 tasks x seeds 0,1,2 (about 40 minutes on 2 cores)
     python benchmarks/conditional.py --quick               # N = 2,000, one seed: a smoke run
+    python benchmarks/conditional.py --param critic=soft_bounded --out conditional_output/soft
+                                                           # another argument for anchormi's fits
 
 Rows are cached one JSON file per (task, seed, N) under ``--out`` (default
 benchmarks/results/conditional/), so a killed run resumes; ``table.md`` and ``rows.csv`` are
 rewritten at the end. Workers run with one torch thread each. Each row records the code that ran
 it (``code``); ``table.md`` says when rows come from different code, so use a fresh ``--out``
-after a change.
+after a change. ``--param NAME=VALUE`` (repeatable) passes one more argument to anchormi's fits
+(not to KSG); each row records its params, and a folder refuses rows made with other params.
 """
 
 from __future__ import annotations
@@ -51,22 +54,29 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
-def run_row(builder: str, kwargs: dict[str, Any], warp: str, seed: int, n: int, dim: int, out: str) -> dict[str, Any]:
-    """One (task, seed): anchormi's default CMI and Frenzel-Pompe KSG on the same draw; cached as JSON."""
+def run_row(builder: str, kwargs: dict[str, Any], warp: str, seed: int, n: int, dim: int, out: str,
+            params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One (task, seed): anchormi's default CMI (with ``params``) and Frenzel-Pompe KSG on the same
+    draw; cached as JSON."""
     import anchormi as ami
     from anchormi.bench.provenance import code_version
     from anchormi.files import atomic_write_text
 
     task = getattr(ami.tasks, builder)(dim_x=dim, dim_y=dim, dim_z=dim, seed=seed, warp=warp, **kwargs)
     path = Path(out) / f"{task.name}-n{n}.json"
+    params = dict(params or {})
     if path.exists():
-        return json.loads(path.read_text())
+        row = json.loads(path.read_text())
+        if row.get("params", {}) != params:
+            raise SystemExit(f"error: {path} was made with params {row.get('params', {})}, not {params}; "
+                             "use another --out for other params")
+        return row
     code = code_version()  # read as the code is imported (cached per worker), not after the fits
     x, y, z = task.sample(n, seed=seed)
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = ami.estimate(x, y, z=z, seed=seed, progress=False)
+        result = ami.estimate(x, y, z=z, seed=seed, progress=False, **params)
     seconds = time.perf_counter() - started
     started = time.perf_counter()
     knn = ami.estimate(x, y, z=z, method="ksg")
@@ -80,7 +90,7 @@ def run_row(builder: str, kwargs: dict[str, Any], warp: str, seed: int, n: int, 
         "covered": bool(lo <= truth <= hi), "within": bool(abs(result.mi - truth) <= tolerance),
         "ksg": float(knn.mi), "seconds": seconds, "ksg_seconds": knn_seconds,
         "warnings": [name for name, check in result.diagnostics.items() if check.status == "warn"],
-        "code": code,
+        "code": code, "params": params,
     }
     atomic_write_text(path, json.dumps(row, indent=1) + "\n")
     return row
@@ -108,12 +118,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="N = 2,000, seed 0: a smoke run")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "conditional"))
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="one more argument for anchormi's fits, repeatable (e.g. critic=soft_bounded)")
     args = parser.parse_args(argv)
+    from anchormi.cli import parse_params
+
+    try:
+        params = parse_params(args.param)
+    except ValueError as error:
+        parser.error(str(error))
     seeds = [0] if args.quick else [int(s) for s in args.seeds.split(",")]
     n = 2_000 if args.quick else args.n
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [(builder, kwargs, warp, seed, n, args.dim, str(out)) for builder, kwargs in TASKS for warp in WARPS for seed in seeds]
+    jobs = [(builder, kwargs, warp, seed, n, args.dim, str(out), params) for builder, kwargs in TASKS for warp in WARPS for seed in seeds]
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=args.workers, mp_context=context, initializer=_init_worker) as pool:
         rows = list(pool.map(run_row, *zip(*jobs)))
