@@ -14,7 +14,7 @@ from sklearn.exceptions import NotFittedError
 
 import anchormi
 from anchormi import MIEstimator, tasks
-from anchormi.critics import make_critic
+from anchormi.critics import DEFAULT_CRITIC, make_critic
 from anchormi.persistence import FORMAT, load_estimator, save_estimator
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -67,7 +67,7 @@ def test_the_file_holds_plain_data_only_and_names_its_format(fitted, tmp_path):
     path = save_estimator(fitted, tmp_path / "model.pt")
     payload = torch.load(path, weights_only=True)  # refuses anything but plain data and tensors
     assert payload["format"] == FORMAT and payload["anchormi_version"] == anchormi.__version__
-    assert payload["params"]["critic"] == "separable" and payload["fitted"]["objective"] == "anchor"
+    assert payload["params"]["critic"] == DEFAULT_CRITIC and payload["fitted"]["objective"] == "anchor"
     assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]  # no temporary file left behind
 
 

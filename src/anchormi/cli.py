@@ -137,7 +137,7 @@ def estimate(
     discrete_y: Optional[bool] = typer.Option(None, "--discrete-y/--continuous-y", help="y is categorical / numeric, e.g. --discrete-y for integer class labels."),
     discrete_z: Optional[bool] = typer.Option(None, "--discrete-z/--continuous-z", help="z is categorical / numeric."),
     sep: Optional[str] = typer.Option(None, "--sep", help="CSV delimiter, e.g. ';' or '\\t' (default: sniffed from the file: , ; tab or |)."),
-    critic: Optional[str] = typer.Option(None, help="separable | joint | bilinear | cosine | bounded (separable with s*tanh embeddings) | soft_bounded (s*e/sqrt(1+e^2))."),
+    critic: Optional[str] = typer.Option(None, help="soft_bounded (the default: separable with s*e/sqrt(1+e^2) embeddings) | separable (unbounded) | bounded (s*tanh embeddings) | joint | bilinear | cosine."),
     batch_size: Optional[int] = typer.Option(None, help="pairs per training step."),
     max_steps: Optional[int] = typer.Option(None, help="step budget (default: chosen from the data size)."),
     lr: Optional[float] = typer.Option(None, help="learning rate (AdamW)."),

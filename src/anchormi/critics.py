@@ -216,7 +216,7 @@ class CosineCritic(Critic):
 CRITICS = ("separable", "joint", "bilinear", "cosine", "bounded", "soft_bounded")
 # The critic MIEstimator builds when none is named; the reproductions that run "the default"
 # (images, pair scoring, sweeps without a critics axis) follow it.
-DEFAULT_CRITIC = "separable"
+DEFAULT_CRITIC = "soft_bounded"
 # The names that build a SeparableCritic, and the bound of each (None: unbounded embeddings).
 SEPARABLE_CRITICS = {"separable": None, "bounded": "tanh", "soft_bounded": "algebraic"}
 

@@ -127,13 +127,12 @@ class MIEstimator(BaseEstimator):
     Args:
         objective: registry name; "anchor" (InfoNCE-anchor) by default. See
             ``anchormi.objectives.available()``.
-        critic: "separable" (f(x)^T g(y)), "joint" (MLP on [x, y]), "bilinear", "cosine",
-            "bounded" (the separable critic with embeddings s * tanh(.) and one learned scale s:
-            its score cannot grow without bound in the tails; a lower RMS error on heavy tails
-            and at 10 nats, lower readings of peaked ratios at d = 5, and on a fresh report draw
-            two fewer intervals covering; benchmarks/README.md, "Bounded embeddings"; not the
-            default), "soft_bounded" (the same with s * e / sqrt(1 + e^2), which saturates
-            algebraically instead of exponentially; not the default), or an ``nn.Module`` offering
+        critic: "soft_bounded" (the default, ``critics.DEFAULT_CRITIC``: the separable critic
+            f(x)^T g(y) with embeddings s * e / sqrt(1 + e^2) and one learned scale s, so a score
+            cannot grow without bound in heavy tails; benchmarks/README.md, "A softer bound"),
+            "separable" (unbounded embeddings, the default of 0.1 and of 0.2's development),
+            "bounded" (s * tanh(.): saturates exponentially and reads peaked ratios lower),
+            "joint" (MLP on [x, y]), "bilinear", "cosine", or an ``nn.Module`` offering
             ``pairwise(x, y) -> (B, B)`` and ``pointwise(x, y) -> (B,)``.
         nu, rule, gamma, k, symmetric: anchor-family parameters (anchor weight, scoring rule,
             pseudo-spherical order, tuple size K, also average over rows).

@@ -91,7 +91,7 @@ def register(reproduce_app: typer.Typer) -> None:
         warp: Optional[str] = typer.Option(None, help="none | cubic (y -> y^3; PMI unchanged, harder to learn)."),
         n_train: Optional[int] = typer.Option(None, help="training pairs per run (full default 4000)."),
         max_steps: Optional[int] = typer.Option(None, help="training steps per fit (full default 2000)."),
-        critic: Optional[str] = typer.Option(None, help="separable (default) | joint | bilinear."),
+        critic: Optional[str] = typer.Option(None, help="any of anchormi.critics.CRITICS (default: the estimator's default critic)."),
         device: str = typer.Option("auto", help="auto (GPU when present) | cpu | cuda."),
     ) -> None:
         """Score held-out candidate pairs by estimated PMI; AUROC across y and within y, and the offset log Z(y)."""
