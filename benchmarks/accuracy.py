@@ -54,7 +54,8 @@ def run_case(family: str, dim: int, mi: float, n: int, seed: int, method: str = 
     method's own; with ``rows``, read from or kept in its own file there."""
     name, own = parse_spec(method, "--methods")
     params = {**(shared or {}), **own}
-    key = f"{family}_d{dim}_mi{mi:g}_n{n}_seed{seed}_{label(name, params)}"
+    method_label = label(name, params)
+    key = f"{family}_d{dim}_mi{mi:g}_n{n}_seed{seed}_{method_label}"
     cached = None if rows is None else rows / f"{key}.json"
     if cached is not None and cached.exists():
         return json.loads(cached.read_text())
@@ -64,7 +65,7 @@ def run_case(family: str, dim: int, mi: float, n: int, seed: int, method: str = 
         warnings.simplefilter("ignore")
         result = ami.estimate(x, y, method=name, seed=seed, **params)
     lo, hi = result.ci
-    row = {"task": f"{family} d={dim}", "truth": mi, "n": n, "method": label(name, params), "seed": seed, "estimate": result.mi,
+    row = {"task": f"{family} d={dim}", "truth": mi, "n": n, "method": method_label, "seed": seed, "estimate": result.mi,
            "stderr": result.stderr, "covered": bool(lo <= mi <= hi), "seconds": time.perf_counter() - started,
            "code": code_version()}
     if cached is not None:
