@@ -11,17 +11,17 @@ Every (task, seed) row draws new data and a new covariance from ``seed`` and run
 on the same draw. The pass mark of the trust/user-requests issue: within 10 % of the truth, or
 within 0.05 nats when the truth is 0, and the 95 % interval covers the truth.
 
-    python benchmarks/conditional.py                       # 6 tasks x seeds 0,1,2 (about 40 minutes on 2 cores)
-    python benchmarks/conditional.py --quick               # N = 2,000, one seed: a smoke run
-    python benchmarks/conditional.py --param critic=soft_bounded --out conditional_output/soft
-                                                           # another argument for anchormi's fits
+    python benchmarks/conditional.py                       # 6 tasks x seeds 0,1,2 (about 20-40 minutes on 2 cores)
+    python benchmarks/conditional.py --quick --out /tmp/cq # N = 2,000, one seed: a smoke run
+    python benchmarks/conditional.py --param critic=separable   # another argument for anchormi's fits
 
 Rows are cached one JSON file per (task, seed, N) under ``--out`` (default
-benchmarks/results/conditional/), so a killed run resumes; ``table.md`` and ``rows.csv`` are
-rewritten at the end. Workers run with one torch thread each. Each row records the code that ran
-it (``code``); ``table.md`` says when rows come from different code, so use a fresh ``--out``
-after a change. ``--param NAME=VALUE`` (repeatable) passes one more argument to anchormi's fits
-(not to KSG); each row records its params, and a folder refuses rows made with other params.
+benchmarks/results/conditional-<critic>/, the critic of the fits), so a killed run resumes;
+``table.md`` and ``rows.csv`` are rewritten at the end. Workers run with one torch thread each.
+Each row records the code that ran it (``code``); ``table.md`` says when rows come from different
+code, so use a fresh ``--out`` after a change. ``--param NAME=VALUE`` (repeatable) passes one more
+argument to anchormi's fits (not to KSG). Each row records its params, the critic always among
+them (the default's name when none is given), and a folder refuses rows made with other params.
 """
 
 from __future__ import annotations
@@ -65,12 +65,8 @@ def run_row(builder: str, kwargs: dict[str, Any], warp: str, seed: int, n: int, 
     task = getattr(ami.tasks, builder)(dim_x=dim, dim_y=dim, dim_z=dim, seed=seed, warp=warp, **kwargs)
     path = Path(out) / f"{task.name}-n{n}.json"
     params = dict(params or {})
-    if path.exists():
-        row = json.loads(path.read_text())
-        if row.get("params", {}) != params:
-            raise SystemExit(f"error: {path} was made with params {row.get('params', {})}, not {params}; "
-                             "use another --out for other params")
-        return row
+    if path.exists():  # main() has checked that its params are these
+        return json.loads(path.read_text())
     code = code_version()  # read as the code is imported (cached per worker), not after the fits
     x, y, z = task.sample(n, seed=seed)
     started = time.perf_counter()
@@ -117,20 +113,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dim", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="N = 2,000, seed 0: a smoke run")
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "conditional"))
+    parser.add_argument("--out", default=None, help="default: benchmarks/results/conditional-<critic>")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="one more argument for anchormi's fits, repeatable (e.g. critic=soft_bounded)")
     args = parser.parse_args(argv)
     from anchormi.cli import parse_params
+    from anchormi.critics import DEFAULT_CRITIC
 
     try:
-        params = parse_params(args.param)
+        params = {"critic": DEFAULT_CRITIC, **parse_params(args.param)}  # rows name the critic even by default
     except ValueError as error:
         parser.error(str(error))
     seeds = [0] if args.quick else [int(s) for s in args.seeds.split(",")]
     n = 2_000 if args.quick else args.n
-    out = Path(args.out)
+    out = Path(args.out or Path(__file__).parent / "results" / f"conditional-{params['critic']}")
     out.mkdir(parents=True, exist_ok=True)
+    for path in sorted(out.glob("*.json")):  # refuse here, not in a worker: one error line, rc 2
+        made_with = json.loads(path.read_text()).get("params", {})
+        if made_with != params:
+            parser.error(f"{path} was made with params {made_with}, not {params}; use another --out for other params")
     jobs = [(builder, kwargs, warp, seed, n, args.dim, str(out), params) for builder, kwargs in TASKS for warp in WARPS for seed in seeds]
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=args.workers, mp_context=context, initializer=_init_worker) as pool:
