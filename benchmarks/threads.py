@@ -30,13 +30,13 @@ import time
 import torch
 
 from anchormi import objectives
-from anchormi.critics import make_critic
+from anchormi.critics import DEFAULT_CRITIC, make_critic
 from anchormi.runtime import ThreadGovernor, available_cores, thread_limit
 from anchormi.trainer import TrainConfig, epoch_batches, train_streaming
 from speed import ms_per_call, stacked_step  # this folder is on sys.path when the script runs
 
 CASES = [  # name, critic, batch, hidden, dim
-    ("default separable B=128", "separable", 128, (128, 128), 20),
+    (f"default critic ({DEFAULT_CRITIC}) B=128", DEFAULT_CRITIC, 128, (128, 128), 20),
     ("5 stacked folds, default, B=128", "stacked5", 128, (128, 128), 20),
     ("separable B=512 hidden 512", "separable", 512, (512, 512), 20),
     ("joint B=128 hidden 128", "joint", 128, (128, 128), 20),
