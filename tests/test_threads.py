@@ -48,15 +48,52 @@ IDLE = {1: 4.76e-3, 2: 3.34e-3}
 BUSY = {1: 11.4e-3, 2: 290e-3}
 
 
+def one_thread_runs(used: list[int]) -> list[tuple[int, int]]:
+    """(first step, length) of each run of steps on one thread."""
+    runs, start = [], None
+    for step, threads in enumerate(used + [None]):
+        if threads == 1 and start is None:
+            start = step
+        elif threads != 1 and start is not None:
+            runs.append((start, step - start))
+            start = None
+    return runs
+
+
 def test_idle_machine_moves_to_two_threads_after_one_try():
     machine = SimulatedMachine(IDLE)
     governor = governed(machine)
-    used = machine.run(governor, 2_000)
+    used = machine.run(governor, 5_000)
     assert machine.calls[0] == 1  # every fit starts on one thread
     assert governor.threads == 2
-    # one window on one thread (plus the untimed first step), then two threads for good
-    assert used.count(1) == governor.window + 1
-    assert governor.summary() == {1: governor.window + 1, 2: 2_000 - governor.window - 1}
+    # one window on one thread (plus the untimed first step), then two threads, except for a
+    # check of one window on one thread every check_every steps, each of which keeps two threads
+    runs = one_thread_runs(used)
+    assert runs[0] == (0, governor.window + 1)
+    kept_at = 2 * (governor.window + 1)  # the try: an untimed step and one window on two threads
+    assert [start for start, _ in runs[1:]] == [kept_at + k * (governor.check_every + governor.window + 1) + governor.check_every
+                                                for k in range(len(runs) - 1)]
+    assert len(runs) - 1 == (5_000 - kept_at) // (governor.check_every + governor.window + 1)
+    assert all(length == governor.window + 1 for _, length in runs[1:])
+    assert used.count(2) / len(used) > 0.97
+
+
+def test_competitor_that_makes_two_threads_mildly_slower_is_caught_by_the_check():
+    # Two threads beside a competitor: slower than one, but by less than the strikes' 2x line,
+    # after a try that a lucky window kept (two threads looked faster for its 20 steps).
+    lucky, mild = {1: 11.6e-3, 2: 8.0e-3}, {1: 11.6e-3, 2: 15.4e-3}
+    machine = SimulatedMachine(lucky, mild)
+    governor = governed(machine)
+    machine.run(governor, 2 * (governor.window + 1))
+    assert governor.threads == 2 and governor.kept == 1
+    machine.busy = True
+    used = machine.run(governor, 10_000)
+    # within one check interval (plus a window) the fit is back on one thread and stays there,
+    # but for its retries: each costs one untimed step and one window on two threads
+    assert used[governor.check_every + governor.window + 1:].count(2) <= 6 * (governor.window + 1)
+    seconds = sum(mild[t] for t in used)
+    assert seconds < 1.1 * 10_000 * mild[1]  # within 10 % of one thread throughout
+    assert governor.summary()[1] > governor.summary()[2]
 
 
 def test_competitor_starting_mid_fit_sends_it_back_to_one_thread_within_the_strikes():

@@ -89,6 +89,16 @@ class ThreadGovernor:
     thread at once; a failed or abandoned try is repeated after an interval that doubles each
     time, so a busy machine pays for a few slow steps per try and a handful of tries per fit.
 
+    A kept level is checked again every ``check_every`` steps: one thread runs for ``window`` steps,
+    and the kept level returns only if its median over its latest ``window`` steps is still no
+    slower than that fresh one-thread median; otherwise the fit stays on one thread (keeping needs
+    less than trying did, so noise around the ``gain`` line does not make an idle fit flip back and
+    forth). This catches what the strikes cannot: a competitor that makes more threads slower than
+    one, but by less than ``slow`` times one thread's time (five stacked default critics beside a
+    competitor on 2 cores: 15.4 ms a step on two threads, 11.6 on one; benchmarks/threads.py), and a
+    try that a lucky window kept. On an idle machine a check costs ``window`` + 1 one-thread steps
+    per ``check_every``.
+
     Threads change where the work runs, not what it computes: for the default critic the losses
     and weights are bit for bit those of one thread (tests/test_threads.py).
     The first step after a change is not timed (the thread pool starts up).
@@ -97,7 +107,7 @@ class ThreadGovernor:
     """
 
     def __init__(self, most: int, window: int = 20, gain: float = 0.9, slow: float = 2.0, strikes: int = 3,
-                 first_retry: int = 500, clock: Callable[[], float] = time.perf_counter,
+                 first_retry: int = 500, check_every: int = 1_000, clock: Callable[[], float] = time.perf_counter,
                  set_threads: Callable[[int], None] = torch.set_num_threads):
         if most < 1:
             raise ValueError(f"most={most!r} is invalid; pass at least one thread.")
@@ -108,12 +118,15 @@ class ThreadGovernor:
             self.levels.append(int(most))
         self.window, self.gain, self.slow, self.strikes = window, gain, slow, strikes
         self.first_retry = self.retry = first_retry
+        self.check_every = check_every
         self._clock, self._set_threads = clock, set_threads
         self.level = 0  # index into levels
-        self.kept = 0  # the level the governor returns to when a try fails; a try runs at kept + 1
+        # The level the governor returns to when a try fails. A try runs at kept + 1; a check of a
+        # kept level above one thread runs at level 0.
+        self.kept = 0
         self.times: dict[int, collections.deque] = {level: collections.deque(maxlen=window) for level in range(len(self.levels))}
         self.steps: dict[int, int] = {threads: 0 for threads in self.levels}
-        self.count, self.next_try, self.slow_run, self.untimed = 0, window, 0, True
+        self.count, self.next_try, self.next_check, self.slow_run, self.untimed = 0, window, math.inf, 0, True
         self._set_threads(1)
 
     @property
@@ -124,7 +137,12 @@ class ThreadGovernor:
     @property
     def trying(self) -> bool:
         """A higher level is on trial."""
-        return self.level != self.kept
+        return self.level > self.kept
+
+    @property
+    def checking(self) -> bool:
+        """One thread is being timed again to check that the kept level still pays."""
+        return self.level < self.kept
 
     def summary(self) -> dict[int, int]:
         """Optimiser steps run at each thread count (counts of 0 left out)."""
@@ -165,16 +183,28 @@ class ThreadGovernor:
                 self.kept = 0
                 self._give_up()
                 return
-        if self.trying and len(self.times[self.level]) >= self.window:
+        if len(self.times[self.level]) < self.window:
+            return
+        if self.trying:
             if self._median(self.level) <= self.gain * self._median(self.kept):
                 self.kept, self.retry = self.level, self.first_retry
-                self.next_try = self.count + self.window
+                self.next_try, self.next_check = self.count + self.window, self.count + self.check_every
             else:
                 self._give_up()
             return
-        if (not self.trying and self.level + 1 < len(self.levels) and self.count >= self.next_try
-                and len(self.times[self.level]) >= self.window):
+        if self.checking:
+            # The kept level's latest window against one thread's, timed just now.
+            if self._median(self.kept) <= self._median(0):
+                self.next_check = self.count + self.check_every
+                self._switch(self.kept)
+            else:
+                self.kept = 0
+                self.next_try, self.retry = self.count + self.retry, min(self.retry * 2, 64 * self.first_retry)
+            return
+        if self.level + 1 < len(self.levels) and self.count >= self.next_try:
             self._switch(self.level + 1)
+        elif self.level > 0 and self.count >= self.next_check:
+            self._switch(0)
 
 
 @contextlib.contextmanager
