@@ -2,7 +2,9 @@
 
 import json
 import math
+import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -211,6 +213,35 @@ def test_large_data_mode_maps_once_into_float32_and_agrees_with_the_per_fold_pat
     mapped = transform_in_chunks(shared.scalers_[0][1], y, "y")
     assert mapped.dtype == np.float32 and CHUNK_ROWS > 0
     np.testing.assert_allclose(mapped, shared.scalers_[0][1].transform(y), rtol=1e-5, atol=1e-5)
+
+
+def _resident_kib(path) -> int:
+    """Resident memory (kB) of this process's mappings of ``path``, from /proc/self/smaps."""
+    resident, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        if re.match(r"[0-9a-f]+-[0-9a-f]+ ", line):  # a mapping's header: address range, ..., path
+            inside = line.rstrip().endswith(str(path))
+        elif inside and line.startswith("Rss:"):
+            resident += int(line.split()[1])
+    return resident
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="reads Linux's /proc/self/smaps")
+def test_large_data_mode_leaves_no_page_of_a_memory_mapped_input_resident(tmp_path, monkeypatch):
+    import anchormi.estimator as estimator_module
+
+    x, y = ami.tasks.gaussian(dim=20, mi=1.0).sample(100_000, seed=6)
+    np.save(tmp_path / "x.npy", x.astype(np.float32))
+    np.save(tmp_path / "y.npy", y.astype(np.float32))
+    x_mapped, y_mapped = (np.load(tmp_path / f"{name}.npy", mmap_mode="r") for name in "xy")
+    np.asarray(x_mapped).sum(), np.asarray(y_mapped).sum()  # every page resident (8 MB each)
+    assert _resident_kib(tmp_path / "x.npy") > 4_000
+    monkeypatch.setattr(estimator_module, "LARGE_DATA_BYTES", 0)
+    result = ami.estimate(x_mapped, y_mapped, max_steps=20, n_permutations=10, progress=False, seed=6)
+    assert result.info["large_data"]
+    # The maps' sample, the chunks and the checks on the data as given each fault pages in; all
+    # are handed back, so the float32 copy is the only data the fit holds.
+    assert _resident_kib(tmp_path / "x.npy") < 256 and _resident_kib(tmp_path / "y.npy") < 256
 
 
 def test_the_permutation_test_on_a_subset_of_held_out_pairs_stays_valid(monkeypatch):

@@ -37,7 +37,7 @@ from .diagnostics import (
 )
 from .intervals import CI_CLIPPED, describe_interval, offset_reading, pool_folds, satterthwaite_df
 from .objectives.bounds import SMILE_TAU
-from .preprocessing import MARGINALS, fit_on_sample, marginal_transform, not_finite_after_map, transform_in_chunks
+from .preprocessing import MARGINALS, fit_on_sample, marginal_transform, not_finite_after_map, release_pages, transform_in_chunks
 from .objectives.contrastive import resolve_k
 from .readouts import (
     BOUND_READOUTS, READOUTS, batch_readout, check_readout, heldout_batches, heldout_readout, pointwise_log_ratios,
@@ -432,6 +432,8 @@ class MIEstimator(BaseEstimator):
             resolved = dict(resolved, marginals="none")
             # On the values as given: a map fitted on a sample may flatten a rarely varying column.
             constant = constant_check(x_view, y_view, column_names)
+            release_pages(x_view)  # its sampled rows faulted in pages around each of them
+            release_pages(y_view)
         else:
             x_array, y_array = check_pair(x, y, min_samples=MIN_SAMPLES)
             constant = constant_check(x_array, y_array, column_names)

@@ -217,7 +217,7 @@ def fit_on_sample(kind: str, array: np.ndarray, name: str, rng: np.random.Genera
     n_rows = array.shape[0]
     rows = np.sort(rng.choice(n_rows, size=min(n_rows, MAP_SAMPLE_ROWS), replace=False))
     sample = np.asarray(array[rows], dtype=np.float64)
-    _release_pages(array)  # the sample touched most pages of a memory map
+    release_pages(array)  # the sample touched most pages of a memory map
     check_finite(sample, name, rows)
     return marginal_transform(kind, sample.shape[0]).fit(sample)
 
@@ -236,7 +236,7 @@ def transform_in_chunks(transformer: TransformerMixin, array: np.ndarray, name: 
         out[start : start + chunk.shape[0]] = transformer.transform(chunk)
         if not np.isfinite(out[start : start + chunk.shape[0]]).all():
             raise ValueError(not_finite_after_map(name, chunk))
-        _release_pages(array)
+        release_pages(array)
     return out
 
 
@@ -248,7 +248,7 @@ def not_finite_after_map(name: str, values: np.ndarray) -> str:
             f"{largest:.3g}); divide {name} by a power of ten, or use marginals='normal_scores', which takes any finite scale.")
 
 
-def _release_pages(array: np.ndarray) -> None:
+def release_pages(array: np.ndarray) -> None:
     """Drop the resident pages of a read-only memory map (they are re-read from disk if needed)."""
     base = array
     while base is not None and not isinstance(base, np.memmap):
