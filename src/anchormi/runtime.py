@@ -163,9 +163,13 @@ class ThreadGovernor:
         self.times[level].clear()
         self._set_threads(self.levels[level])
 
+    def _wait_longer(self) -> None:
+        """The next try after the current wait, and a wait twice as long (at most 64x the first) after it."""
+        self.next_try, self.retry = self.count + self.retry, min(self.retry * 2, 64 * self.first_retry)
+
     def _give_up(self) -> None:
         """Back to one thread (or the kept level after a try); try again after a longer wait."""
-        self.next_try, self.retry = self.count + self.retry, min(self.retry * 2, 64 * self.first_retry)
+        self._wait_longer()
         self._switch(self.kept)
 
     def _record(self, seconds: float) -> None:
@@ -197,9 +201,9 @@ class ThreadGovernor:
             if self._median(self.kept) <= self._median(0):
                 self.next_check = self.count + self.check_every
                 self._switch(self.kept)
-            else:
+            else:  # stay on one thread, keeping the window just timed there
                 self.kept = 0
-                self.next_try, self.retry = self.count + self.retry, min(self.retry * 2, 64 * self.first_retry)
+                self._wait_longer()
             return
         if self.level + 1 < len(self.levels) and self.count >= self.next_try:
             self._switch(self.level + 1)
