@@ -125,13 +125,13 @@ def matmul_peak_gflops(size: int = 1024, repeats: int = 20) -> float:
 
 def stacked_step(members: int, batch: int = 128, dim: int = DIM, hidden: int = 128, embed: int = 32, batched: bool = True,
                  compiled: bool = False, foreach: bool = True):
-    """One training step of ``members`` critics of the default kind (``DEFAULT_CRITIC``, a
-    separable one) as one StackedCritic (the cross-fitting model), with the anchor loss over
-    members as the estimator builds it, and the library's AdamW (``make_optimizer``): a callable, and its arithmetic in FLOP (matrix products
-    only, backward counted as twice the forward). ``batched=False`` forces the generic vmap path
-    that critics other than the separable one take; ``foreach=False`` uses AdamW's per-tensor loop
-    (torch's own choice on CPU) instead of the multi-tensor update. The callable's ``model`` and
-    ``optimizer`` attributes expose both."""
+    """One training step of ``members`` critics of the default kind (``DEFAULT_CRITIC``, a separable
+    one) as one StackedCritic (the cross-fitting model), with the anchor loss over members as the
+    estimator builds it, and the library's AdamW (``make_optimizer``): a callable, and its
+    arithmetic in FLOP (matrix products only, backward counted as twice the forward).
+    ``batched=False`` forces the generic vmap path that critics other than the separable one take;
+    ``foreach=False`` uses AdamW's per-tensor loop (torch's own choice on CPU) instead of the
+    multi-tensor update. The callable's ``model`` and ``optimizer`` attributes expose both."""
     torch.manual_seed(0)
     model = StackedCritic([make_critic(DEFAULT_CRITIC, dim, dim, (hidden, hidden), embed) for _ in range(members)])
     if members > 1:
