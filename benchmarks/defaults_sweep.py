@@ -85,6 +85,9 @@ CONFIGS = {
     "bounded": {"critic": "bounded"},
     # The same with the algebraic bound s * e / sqrt(1 + e^2) (results/dev_soft_bounded.csv).
     "soft_bounded": {"critic": "soft_bounded"},
+    # Twice the default step budget at N = 10,000 (240 passes over 7,000 training pairs instead of
+    # 120): are the under-reads of tightly coupled pairs a budget limit? (results/dev_budget.csv)
+    "steps13125": {"max_steps": 13_125},
 }
 
 GRIDS = {
