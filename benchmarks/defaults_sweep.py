@@ -116,6 +116,9 @@ GRIDS = {
     # N = 20,000, Student-t dof 3 at d = 20 and dof 2 at d = 10 ("student_t2").
     "probe_heavy": [("student_t", 20, 4.0, 20_000), ("student_t2", 10, 2.0, 20_000)],
     "probe_heavy_n": [("student_t", 20, 4.0, 80_000)],
+    # Probe (2026-12-01; nothing chosen on it): the report draws' d = 5 under-reads (N = 10,000,
+    # 6,562 steps) at the N of the issue's unseen tasks, N = 20,000 (13,125 steps).
+    "probe_d5": [("gaussian", 5, mi, 20_000) for mi in (4.0, 6.0, 8.0)] + [("student_t", 5, mi, 20_000) for mi in (2.0, 6.0)],
     "small": [
         ("gaussian", 1, 1.0, 500), ("gaussian", 5, 2.0, 500), ("gaussian", 5, 2.0, 5_000),
         ("gaussian", 100, 4.0, 5_000), ("gaussian", 1, 1.0, 100_000), ("cubic", 5, 2.0, 5_000),
