@@ -158,6 +158,7 @@ def run(grid: str, configs: list[str], out: str, seeds: list[int]) -> pd.DataFra
                 rows.append({
                     "config": config, "family": family, "dim": dim, "mi": mi, "n": n, "seed": seed,
                     "estimate": result.mi, "stderr": result.stderr, "best_step": result.info["best_step"],
+                    "steps_run": result.info.get("steps_run", math.nan),
                     "ci_lo": result.ci[0], "ci_hi": result.ci[1],
                     # The interval's parts: sampling and folds (with its own df) and the offset disagreement.
                     "offset_disagreement": result.info.get("offset_disagreement", math.nan),
