@@ -9,6 +9,7 @@ Every process uses the library's own thread choice (0.1: torch's default, all co
     python benchmarks/release_cost.py                  # about 2-3 minutes on 2 idle cores
     python benchmarks/release_cost.py --release 70af2d2 --n 20000 --repeats 2
     python benchmarks/release_cost.py --profile        # this checkout's default call under cProfile
+    python benchmarks/release_cost.py --param extend_steps=13125   # one more case: the default with these params
 
 Run it on an otherwise idle machine: a competing process changes every figure.
 """
@@ -36,7 +37,8 @@ with warnings.catch_warnings():
     started = time.perf_counter()
     result = ami.estimate(x, y, seed=0, progress=False, **kwargs)
     seconds = time.perf_counter() - started
-print(json.dumps({"seconds": seconds, "mi": float(result.mi), "stderr": float(result.stderr), "version": ami.__version__}))
+steps = (getattr(result, "info", None) or {}).get("steps_run")
+print(json.dumps({"seconds": seconds, "mi": float(result.mi), "stderr": float(result.stderr), "version": ami.__version__, "steps": steps}))
 """
 
 
@@ -75,7 +77,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--profile", action="store_true", help="profile this checkout's default call instead of timing")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="time one more case: this checkout with these estimate() params (repeatable; JSON values)")
     args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT / "src"))
+    from anchormi.cli import parse_params
+    try:
+        extra = parse_params(args.param)
+    except ValueError as error:
+        parser.error(str(error))
     if args.profile:
         profile(args.n)
         return 0
@@ -87,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             cases = [(f"release {args.release}, defaults", worktree / "src", {}),
                      ("this checkout, defaults", ROOT / "src", {}),
                      ("this checkout, folds=1", ROOT / "src", {"folds": 1})]
+            if extra:
+                cases.append(("this checkout, " + ", ".join(f"{k}={v}" for k, v in extra.items()), ROOT / "src", extra))
             rows = []
             for _ in range(args.repeats):
                 for label, source, kwargs in cases:
@@ -95,9 +107,11 @@ def main(argv: list[str] | None = None) -> int:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)], capture_output=True)
     reference = min(row["seconds"] for label, row in rows if label.startswith("release"))
     print(f"Gaussian d = 20 + 20, true MI 6 nats, N = {args.n}, seed 0; {os.cpu_count()} cores\n")
-    print(f"{'case':34s} {'version':>8} {'seconds':>8} {'x release':>9} {'estimate':>9} {'stderr':>7}")
+    print(f"{'case':34s} {'version':>8} {'seconds':>8} {'x release':>9} {'estimate':>9} {'stderr':>7} {'steps':>7}")
     for label, row in rows:
-        print(f"{label:34s} {row['version']:>8} {row['seconds']:8.1f} {row['seconds'] / reference:9.2f} {row['mi']:9.3f} {row['stderr']:7.3f}")
+        steps = "" if row.get("steps") is None else row["steps"]
+        print(f"{label:34s} {row['version']:>8} {row['seconds']:8.1f} {row['seconds'] / reference:9.2f} {row['mi']:9.3f} "
+              f"{row['stderr']:7.3f} {steps:>7}")
     return 0
 
 
