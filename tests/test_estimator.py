@@ -268,3 +268,19 @@ def test_the_plug_in_read_in_chunks_equals_the_whole_fold_readout(monkeypatch):
     np.testing.assert_allclose(chunked.heldout_pmi_.pmi, whole.heldout_pmi_.pmi, rtol=0, atol=1e-6)
     assert chunked.result_.mi == pytest.approx(whole.result_.mi, abs=1e-6)
     assert chunked.result_.p_value == whole.result_.p_value
+
+
+def test_held_out_pairs_table_is_sorted_by_row_whether_every_row_is_held_out_or_some():
+    from anchormi.estimator import _pairs_table
+
+    rng = np.random.default_rng(0)
+    for rows in (rng.permutation(100).astype(np.int32), rng.permutation(250)[:100]):  # cross-fitting: every row once; one split: some rows
+        folds = np.array_split(rows, 5)
+        pairs = [(fold_rows, rng.normal(size=fold_rows.size)) for fold_rows in folds]
+        expected = pd.DataFrame({
+            "row": np.concatenate(folds), "fold": np.repeat(np.arange(5), [f.size for f in folds]).astype(np.int16),
+            "pmi": np.concatenate([values for _, values in pairs]),
+        }).sort_values("row", ignore_index=True)
+        table = _pairs_table(pairs)
+        pd.testing.assert_frame_equal(table, expected)
+        assert table["row"].is_monotonic_increasing and table["fold"].dtype == np.int16
