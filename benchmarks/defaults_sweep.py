@@ -88,6 +88,9 @@ CONFIGS = {
     # Twice the default step budget at N = 10,000 (240 passes over 7,000 training pairs instead of
     # 120): are the under-reads of tightly coupled pairs a budget limit? (results/dev_budget.csv)
     "steps13125": {"max_steps": 13_125},
+    # Early stopping that ends runs: half the default patience (500 steps per plateau, so a run
+    # stops 2,500 steps after its last improvement instead of 5,000; the lr halves sooner too).
+    "patience500": {"patience": 500},
 }
 
 GRIDS = {
