@@ -9,7 +9,7 @@ Every process uses the library's own thread choice (0.1: torch's default, all co
     python benchmarks/release_cost.py                  # about 2-3 minutes on 2 idle cores
     python benchmarks/release_cost.py --release 70af2d2 --n 20000 --repeats 2
     python benchmarks/release_cost.py --profile        # this checkout's default call under cProfile
-    python benchmarks/release_cost.py --param extend_steps=13125   # one more case: the default with these params
+    python benchmarks/release_cost.py --param max_steps=26250     # one more case: this checkout with these params
 
 Run it on an otherwise idle machine: a competing process changes every figure.
 """

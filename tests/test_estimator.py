@@ -274,7 +274,8 @@ def test_held_out_pairs_table_is_sorted_by_row_whether_every_row_is_held_out_or_
     from anchormi.estimator import _pairs_table
 
     rng = np.random.default_rng(0)
-    for rows in (rng.permutation(100).astype(np.int32), rng.permutation(250)[:100]):  # cross-fitting: every row once; one split: some rows
+    # Cross-fitting holds every row out once (int32 rows, as the splits give); one split only some.
+    for rows in (rng.permutation(100).astype(np.int32), rng.permutation(250)[:100]):
         folds = np.array_split(rows, 5)
         pairs = [(fold_rows, rng.normal(size=fold_rows.size)) for fold_rows in folds]
         expected = pd.DataFrame({
