@@ -80,12 +80,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="time one more case: this checkout with these estimate() params (repeatable; JSON values)")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(ROOT / "src"))
-    from anchormi.cli import parse_params
-    try:
-        extra = parse_params(args.param)
-    except ValueError as error:
-        parser.error(str(error))
+    extra = {}
+    if args.param:  # the parent imports this checkout (and torch) only to read them
+        sys.path.insert(0, str(ROOT / "src"))
+        from anchormi.cli import parse_params
+        try:
+            extra = parse_params(args.param)
+        except ValueError as error:
+            parser.error(str(error))
     if args.profile:
         profile(args.n)
         return 0
