@@ -122,6 +122,11 @@ GRIDS = {
     # Probe (2026-12-01; nothing chosen on it): the report draws' d = 5 under-reads (N = 10,000,
     # 6,562 steps) at the N of the issue's unseen tasks, N = 20,000 (13,125 steps).
     "probe_d5": [("gaussian", 5, mi, 20_000) for mi in (4.0, 6.0, 8.0)] + [("student_t", 5, mi, 20_000) for mi in (2.0, 6.0)],
+    # Probe (2026-12-01; nothing chosen on it): one to three dimensions per side at N = 20,000,
+    # where no development or report cell lies (their smallest d is 5).
+    "probe_lowdim": [("gaussian", 1, 2.0, 20_000), ("gaussian", 1, 4.0, 20_000), ("gaussian", 2, 6.0, 20_000),
+                     ("gaussian", 3, 8.0, 20_000), ("student_t", 1, 2.0, 20_000), ("student_t", 2, 4.0, 20_000),
+                     ("cubic", 2, 4.0, 20_000), ("cubic", 3, 6.0, 20_000)],
     "small": [
         ("gaussian", 1, 1.0, 500), ("gaussian", 5, 2.0, 500), ("gaussian", 5, 2.0, 5_000),
         ("gaussian", 100, 4.0, 5_000), ("gaussian", 1, 1.0, 100_000), ("cubic", 5, 2.0, 5_000),
