@@ -79,6 +79,36 @@ def test_stacked_separable_members_match_their_own_scores_and_gradients(shortcut
             torch.testing.assert_close(stacked_grad[index], dict(member.named_parameters())[name.removeprefix("inner.")].grad)
 
 
+def test_stacked_members_trained_by_one_optimiser_follow_their_own_training():
+    # The stacked weights are held transposed in memory (their gradients' layout); an optimiser
+    # stepping the stacked model must still move each member exactly as it moves that member
+    # alone, and unstack, state_dict and load_state_dict must hand the weights over unchanged.
+    from anchormi.trainer import TrainConfig, make_optimizer
+
+    torch.manual_seed(6)
+    members = [make_critic("soft_bounded", 3, 4, hidden=(8, 6), embed_dim=5) for _ in range(3)]
+    stacked = StackedCritic(members)
+    assert any(p.ndim == 3 and not p.is_contiguous() for p in stacked.parameters())
+    config = TrainConfig(max_steps=1, lr=1e-2)
+    optimisers = [make_optimizer(stacked, config)] + [make_optimizer(member, config) for member in members]
+    for _ in range(5):
+        x, y = torch.randn(3, 9, 3), torch.randn(3, 9, 4)
+        y[..., :3] += x
+        for optimiser in optimisers:
+            optimiser.zero_grad()
+        stacked.pairwise(x, y).square().mean(dim=(1, 2)).sum().backward()
+        for index, member in enumerate(members):
+            member.pairwise(x[index], y[index]).square().mean().backward()
+        for optimiser in optimisers:
+            optimiser.step()
+    x, y = torch.randn(3, 7, 3), torch.randn(3, 7, 4)
+    for index, (member, unstacked) in enumerate(zip(members, stacked.unstack())):
+        torch.testing.assert_close(unstacked.pairwise(x[index], y[index]), member.pairwise(x[index], y[index]))
+    copy = StackedCritic([make_critic("soft_bounded", 3, 4, hidden=(8, 6), embed_dim=5) for _ in range(3)])
+    copy.load_state_dict(stacked.state_dict())
+    assert torch.equal(copy.pairwise(x, y), stacked.pairwise(x, y))
+
+
 @pytest.mark.parametrize("name, squash", [("bounded", torch.tanh), ("soft_bounded", lambda e: e / torch.sqrt(1 + e * e))])
 def test_bounded_embeddings_cap_every_score_at_the_learned_scale(name, squash):
     # c(x, y) = s^2 h(f(x))^T h(g(y)) with h into (-1, 1): at most s^2 D in size, however far out

@@ -178,7 +178,8 @@ class Distributed:
 
         with torch.no_grad():
             for tensor in critic.state_dict().values():
-                moved = tensor.to(self.collective_device)
+                # Collectives need contiguous tensors; a stacked critic keeps some transposed.
+                moved = tensor.to(self.collective_device).contiguous()
                 dist.broadcast(moved, src=0)
                 tensor.copy_(moved)
         return GatheredCritic(critic)
