@@ -17,12 +17,14 @@ Run it on an otherwise idle machine: a competing process changes every figure.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,6 +42,21 @@ with warnings.catch_warnings():
 steps = (getattr(result, "info", None) or {}).get("steps_run")
 print(json.dumps({"seconds": seconds, "mi": float(result.mi), "stderr": float(result.stderr), "version": ami.__version__, "steps": steps}))
 """
+
+
+@contextlib.contextmanager
+def checked_out(revision: str) -> Iterator[Path]:
+    """A temporary ``git worktree`` of ``revision`` (this repository's), removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="anchormi-rev-") as folder:
+        worktree = Path(folder) / "tree"
+        added = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(worktree), revision],
+                               capture_output=True, text=True)
+        if added.returncode != 0:
+            raise SystemExit(f"error: cannot check out {revision!r}: {added.stderr.strip().splitlines()[-1]}")
+        try:
+            yield worktree
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)], capture_output=True)
 
 
 def timed(source: Path, n: int, kwargs: dict) -> dict:
@@ -91,22 +108,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         profile(args.n)
         return 0
-    with tempfile.TemporaryDirectory(prefix="anchormi-release-") as folder:
-        worktree = Path(folder) / "release"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(worktree), args.release],
-                       check=True, capture_output=True)
-        try:
-            cases = [(f"release {args.release}, defaults", worktree / "src", {}),
-                     ("this checkout, defaults", ROOT / "src", {}),
-                     ("this checkout, folds=1", ROOT / "src", {"folds": 1})]
-            if extra:
-                cases.append(("this checkout, " + ", ".join(f"{k}={v}" for k, v in extra.items()), ROOT / "src", extra))
-            rows = []
-            for _ in range(args.repeats):
-                for label, source, kwargs in cases:
-                    rows.append((label, timed(source, args.n, kwargs)))
-        finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)], capture_output=True)
+    with checked_out(args.release) as worktree:
+        cases = [(f"release {args.release}, defaults", worktree / "src", {}),
+                 ("this checkout, defaults", ROOT / "src", {}),
+                 ("this checkout, folds=1", ROOT / "src", {"folds": 1})]
+        if extra:
+            cases.append(("this checkout, " + ", ".join(f"{k}={v}" for k, v in extra.items()), ROOT / "src", extra))
+        rows = []
+        for _ in range(args.repeats):
+            for label, source, kwargs in cases:
+                rows.append((label, timed(source, args.n, kwargs)))
     reference = min(row["seconds"] for label, row in rows if label.startswith("release"))
     print(f"Gaussian d = 20 + 20, true MI 6 nats, N = {args.n}, seed 0; {os.cpu_count()} cores\n")
     print(f"{'case':34s} {'version':>8} {'seconds':>8} {'x release':>9} {'estimate':>9} {'stderr':>7} {'steps':>7}")

@@ -9,11 +9,19 @@ the factorised joint critic against a naive concatenation of all B^2 pairs; and,
 critic at B = 128, F = 1 and F = 5 critics trained as one stacked model (cross-fitting's
 folds): ms per step, the F = 5 / F = 1 ratio, the arithmetic rate against the fp32 matmul peak
 measured in the same run, and the share of the step spent in matrix products (torch.profiler);
-AdamW's update; and the normal-scores map's transform against scikit-learn's.
+the stacked weights' memory layout; AdamW's update; and the normal-scores map's transform
+against scikit-learn's.
 
     python benchmarks/speed.py            # 2 cores, about a minute
     python benchmarks/speed.py --steps 50 # quicker, noisier
     python benchmarks/speed.py --compile  # also torch.compile of the F = 5 step against eager
+    python benchmarks/speed.py --against 336f684   # only the F = 1 and F = 5 steps, against that revision
+
+``--against REV`` checks REV out into a temporary git worktree and times the stacked steps
+(F = 1 and F = 5, the default critic, B = 128) of REV and of this checkout in alternating fresh
+processes, on one thread and on two: medians over ``--rounds`` rounds, this checkout's time as a
+ratio of REV's, and whether both trained the same weights bit for bit. Alternating rounds matter on
+a machine whose speed drifts (a shared host): each round sees both versions at nearly the same time.
 """
 
 from __future__ import annotations
@@ -194,12 +202,68 @@ def stacked_report(steps: int) -> None:
         print(f"{label:>6s} {ms:8.2f} {ms / base:6.2f} {rate:8.1f} {100 * rate / peak:6.1f}% {100 * matmul / total:11.1f}%")
 
 
+# One timing process of --against: the tree in argv[1] (its src and its own benchmarks/speed.py),
+# argv[2] threads, argv[3] timed steps; prints ms per step and a digest of the trained weights.
+AGAINST_CHILD = """
+import hashlib, json, sys
+sys.path[:0] = [sys.argv[1] + "/src", sys.argv[1] + "/benchmarks"]
+import torch
+torch.set_num_threads(int(sys.argv[2]))
+from speed import ms_per_call, stacked_step
+row = {}
+for members in (1, 5):
+    step, _ = stacked_step(members)
+    row[str(members)] = ms_per_call(step, int(sys.argv[3]))
+    weights = b"".join(p.detach().contiguous().numpy().tobytes() for p in step.model.parameters())
+    row[f"{members} weights"] = hashlib.sha256(weights).hexdigest()
+print(json.dumps(row))
+"""
+
+
+def against(revision: str, steps: int, rounds: int) -> None:
+    """The stacked steps of ``revision`` and of this checkout, timed in alternating fresh processes."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from release_cost import checked_out
+
+    root = Path(__file__).resolve().parents[1]
+    print(f"stacked steps of the default critic, B = 128, {steps} timed steps per case, medians of {rounds} "
+          f"alternating rounds; {os.cpu_count()} cores")
+    print(f"{'threads':>7s} {'code':>14s} {'F=1 ms':>7s} {'F=5 ms':>7s} {'F5/F1':>6s} {'F=1 x REV':>9s} {'F=5 x REV':>9s} {'same weights':>12s}")
+    with checked_out(revision) as tree:
+        for threads in (1, 2):
+            rows: dict[str, list[dict]] = {revision: [], "this checkout": []}
+            for _ in range(rounds):
+                for label, source in ((revision, tree), ("this checkout", root)):
+                    done = subprocess.run([sys.executable, "-c", AGAINST_CHILD, str(source), str(threads), str(steps)],
+                                          capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": str(threads)})
+                    if done.returncode != 0:
+                        raise SystemExit(f"error: timing {label} failed: {done.stderr.strip()[-800:]}")
+                    rows[label].append(json.loads(done.stdout.strip().splitlines()[-1]))
+            medians = {label: {m: float(np.median([r[m] for r in runs])) for m in ("1", "5")} for label, runs in rows.items()}
+            same = all(a[f"{m} weights"] == b[f"{m} weights"] for a, b in zip(rows[revision], rows["this checkout"]) for m in ("1", "5"))
+            for label in (revision, "this checkout"):
+                one, five = medians[label]["1"], medians[label]["5"]
+                ratio_one, ratio_five = one / medians[revision]["1"], five / medians[revision]["5"]
+                print(f"{threads:7d} {label:>14s} {one:7.2f} {five:7.2f} {five / one:6.2f} {ratio_one:9.2f} {ratio_five:9.2f} "
+                      f"{str(same) if label != revision else '':>12s}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--compile", action="store_true",
                         help="also time torch.compile on the stacked step (needs a C++ compiler; about a minute)")
+    parser.add_argument("--against", metavar="REV", help="only time the stacked steps against this git revision")
+    parser.add_argument("--rounds", type=int, default=6, help="alternating rounds of --against (default 6)")
     args = parser.parse_args()
+    if args.against:
+        against(args.against, max(args.steps, 400), args.rounds)
+        return
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, dim={DIM}, hidden=(128, 128), softplus")
     print(f"{'critic':12s} {'B':>4s} {'library ms/step':>16s} {'hand-written':>13s} {'ratio':>6s}")
     for name in dict.fromkeys((DEFAULT_CRITIC, "separable", "joint", "bilinear", "cosine")):  # the default first, once
@@ -222,10 +286,46 @@ def main() -> None:
             naive = forward_backward_ms(NaiveJoint(dim), batch, steps, dim)
             print(f"{dim:5d} {batch:4d} {factorised:14.2f} {naive:16.2f} {naive / factorised:9.2f}")
     stacked_report(args.steps)
+    layout_report()
     optimizer_report(args.steps)
     maps_report()
     if args.compile:
         compile_report(args.steps)
+
+
+def layout_report(blocks: int = 60, block: int = 20) -> None:
+    """The stacked weights' memory layout: five stacked default critics stepped with their Linear
+    weights held in (F, in, out) memory (the library's layout, that of their gradients) and in
+    plain (F, out, in) memory (the layout before 2026-12-01), in interleaved blocks of ``block``
+    steps within one process, so that a drift in the machine's speed hits both alike. Prints ms per
+    step on one and two threads and whether the two trained the same weights bit for bit."""
+    print(f"\nstacked weights' layout, five default critics, B=128 ({blocks} interleaved blocks of {block} steps):")
+    print(f"{'threads':>7s} {'(F, out, in) ms':>16s} {'(F, in, out) ms':>16s} {'ratio':>6s} {'same weights':>13s}")
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            library, _ = stacked_step(5)
+            plain, _ = stacked_step(5)
+            for parameter in plain.model.parameters():
+                if parameter.ndim == 3:
+                    parameter.data = parameter.data.contiguous()
+            seconds = {"plain": 0.0, "library": 0.0}
+            order = (("plain", plain), ("library", library))
+            for _ in range(2):  # warm-up
+                for _, step in order:
+                    step()
+            for index in range(blocks):
+                for name, step in order if index % 2 else order[::-1]:
+                    started = time.perf_counter()
+                    for _ in range(block):
+                        step()
+                    seconds[name] += time.perf_counter() - started
+            same = all(torch.equal(a, b) for a, b in zip(plain.model.parameters(), library.model.parameters()))
+            ms = {name: value / (blocks * block) * 1e3 for name, value in seconds.items()}
+            print(f"{threads:7d} {ms['plain']:16.2f} {ms['library']:16.2f} {ms['library'] / ms['plain']:6.2f} {str(same):>13s}")
+    finally:
+        torch.set_num_threads(before)
 
 
 def optimizer_report(steps: int, rounds: int = 5) -> None:
