@@ -286,8 +286,9 @@ class StackedCritic(nn.Module):
             if self._batched and tensor.ndim == 3:
                 # A stacked Linear weight (F, out, in) is held in (F, in, out) memory, the layout
                 # of the product's weight gradient: autograd then keeps that gradient as it is
-                # instead of copying it into (F, out, in) order every step (about 6 % of a
-                # five-member step; the same values bit for bit: benchmarks/README.md).
+                # instead of copying it into (F, out, in) order every step (3-5 % of a
+                # five-member step, the same values bit for bit: benchmarks/speed.py's layout
+                # section).
                 tensor = tensor.transpose(1, 2).contiguous().transpose(1, 2)
             self.register_parameter(f"p{index}", nn.Parameter(tensor))
         for index, name in enumerate(self._buffer_names):
