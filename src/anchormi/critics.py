@@ -53,6 +53,8 @@ class Critic(nn.Module):
 
 # The bounds a separable critic's embeddings can take (``SeparableCritic(bounded=...)``).
 BOUNDS = ("tanh", "algebraic")
+# log s at initialisation of the bounded critics' learned scale (s = e).
+INITIAL_LOG_SCALE = 1.0
 
 
 def bounded_embedding(embedding: torch.Tensor, log_scale: torch.Tensor, bound: str = "tanh") -> torch.Tensor:
@@ -92,7 +94,10 @@ class SeparableCritic(Critic):
     (:func:`bounded_embedding`) with one learned scale s = exp(log_scale), so |c(x, y)| <=
     s^2 * embed_dim however far out x and y lie: the unbounded product grows with both
     embeddings' norms and over-scored the most dependent pairs of heavy-tailed data
-    (benchmarks/tail_errors.py). Off by default.
+    (benchmarks/tail_errors.py). Off by default. The scale starts at s = exp(initial_log_scale):
+    e (:data:`INITIAL_LOG_SCALE`, the value the log-score default was measured with), or 1, where
+    the bounded embedding starts as the unbounded one and scores start near 0, which losses whose
+    gradient vanishes at saturated scores need (``objectives.trains_from_large_scores``).
 
     Shape:
         x: (B, dim_x), y: (B, dim_y) -> pairwise (B, B), pointwise (B,).
@@ -103,7 +108,8 @@ class SeparableCritic(Critic):
     bound: str | None = "tanh"
 
     def __init__(self, dim_x: int, dim_y: int, hidden: Sequence[int] = (128, 128), embed_dim: int | None = 32,
-                 activation: str = "softplus", shortcut: bool = False, bounded: bool | str | None = False):
+                 activation: str = "softplus", shortcut: bool = False, bounded: bool | str | None = False,
+                 initial_log_scale: float = INITIAL_LOG_SCALE):
         super().__init__()
         embed_dim = auto_embed_dim(dim_x, dim_y) if embed_dim is None else embed_dim
         self.encoder_x = mlp(dim_x, hidden, embed_dim, activation)
@@ -115,7 +121,7 @@ class SeparableCritic(Critic):
         if bound is not None and bound not in BOUNDS:
             raise ValueError(f"bounded={bounded!r} is unknown; pass False or None (unbounded), True (tanh) or one of {list(BOUNDS)}.")
         self.bound = bound
-        self.log_scale = nn.Parameter(torch.ones(())) if bound else None
+        self.log_scale = nn.Parameter(torch.full((), float(initial_log_scale))) if bound else None
 
     def _bound(self, embedding: torch.Tensor) -> torch.Tensor:
         log_scale = getattr(self, "log_scale", None)  # None too in critics pickled before it existed
@@ -230,16 +236,19 @@ def make_critic(
     temperature: float = 0.1,
     activation: str = "softplus",
     shortcut: bool = False,
+    initial_log_scale: float = INITIAL_LOG_SCALE,
 ) -> Critic:
     """Build a critic by name for inputs of dim_x and dim_y features.
 
     ``embed_dim=None`` is :func:`auto_embed_dim` for the separable critic and 32 for the cosine
-    one; ``shortcut`` adds the separable critic's linear input-to-embedding maps.
+    one; ``shortcut`` adds the separable critic's linear input-to-embedding maps;
+    ``initial_log_scale`` starts the bounded critics' learned scale (the others have none).
     """
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation={activation!r} is unknown; choose one of {sorted(ACTIVATIONS)}.")
     if name in SEPARABLE_CRITICS:
-        return SeparableCritic(dim_x, dim_y, hidden, embed_dim, activation, shortcut=shortcut, bounded=SEPARABLE_CRITICS[name])
+        return SeparableCritic(dim_x, dim_y, hidden, embed_dim, activation, shortcut=shortcut, bounded=SEPARABLE_CRITICS[name],
+                               initial_log_scale=initial_log_scale)
     if name == "joint":
         return JointCritic(dim_x, dim_y, hidden, activation)
     if name == "bilinear":

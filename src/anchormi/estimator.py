@@ -29,7 +29,7 @@ from ._validation import (
     Constraint, boolean, check_array, check_pair, check_paired, decay_rate, fraction, integer_at_least, nonnegative_int, nonnegative_real,
     numeric_rows, one_of, optional, positive_int, positive_real, validate_params,
 )
-from .critics import ACTIVATIONS, CRITICS, DEFAULT_CRITIC, FiniteSupportCritic, StackedCritic, make_critic
+from .critics import ACTIVATIONS, CRITICS, DEFAULT_CRITIC, INITIAL_LOG_SCALE, FiniteSupportCritic, StackedCritic, make_critic
 from .encoding import fit_encoder
 from .diagnostics import (
     calibration_check, constant_check, data_checks, determined_check, fold_agreement_check, monotone_column_pairs, offset_check, permutation_pvalue, permuted_log_ratios, product_pairs,
@@ -381,8 +381,12 @@ class MIEstimator(BaseEstimator):
         if self.standardize is not None:
             warnings.warn("MIEstimator(standardize=...) is deprecated; pass marginals='zscore' or 'none'.", DeprecationWarning, stacklevel=3)
             marginals = "zscore" if self.standardize else "none"
+        # A bounded critic starts its learned scale at e for the log score, at 1 (scores near 0)
+        # for losses that do not train from saturated scores (objectives.trains_from_large_scores).
+        initial_log_scale = INITIAL_LOG_SCALE if objectives.trains_from_large_scores(objective, loss_params) else 0.0
         return {"objective": objective, "loss_params": loss_params, "readout": readout,
-                "readout_params": readout_params, "offset": offset, "marginals": marginals}
+                "readout_params": readout_params, "offset": offset, "marginals": marginals,
+                "initial_log_scale": initial_log_scale}
 
     def _check_tuple_size(self, loss_params: dict[str, Any], batch_size: int) -> None:
         k = loss_params.get("k")
@@ -578,16 +582,17 @@ class MIEstimator(BaseEstimator):
                 )
         return splits
 
-    def _build_critic(self, dim_x: int, dim_y: int, device: torch.device, seed: int | None = None) -> nn.Module:
+    def _build_critic(self, dim_x: int, dim_y: int, device: torch.device, seed: int | None = None,
+                      initial_log_scale: float = INITIAL_LOG_SCALE) -> nn.Module:
         """A fresh critic (or a copy of the user's) initialised from ``seed`` without touching the
-        caller's global torch random state."""
+        caller's global torch random state; a bounded one starts its scale at exp(initial_log_scale)."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(self.seed if seed is None else seed))
             if isinstance(self.critic, nn.Module):
                 critic = copy.deepcopy(self.critic)
             else:
                 critic = make_critic(self.critic, dim_x, dim_y, tuple(self.hidden), self.embed_dim, self.temperature, self.activation,
-                                     shortcut=self.shortcut)
+                                     shortcut=self.shortcut, initial_log_scale=initial_log_scale)
         return critic.to(device)
 
     def _fit_folds(self, splits: list[_Split], x: np.ndarray, y: np.ndarray, resolved: dict, batch_size: int,
@@ -620,7 +625,8 @@ class MIEstimator(BaseEstimator):
              marginal_transform(resolved["marginals"], split.train.size).fit(y[fit_rows(split)]))
             for split in splits
         ]
-        critics = [self._build_critic(x.shape[1], y.shape[1], device, seed=int(self.seed) + index) for index in range(n_folds)]
+        critics = [self._build_critic(x.shape[1], y.shape[1], device, seed=int(self.seed) + index,
+                                      initial_log_scale=resolved["initial_log_scale"]) for index in range(n_folds)]
         # The rows and the batch this process uses: all of them in one process, its shard in a job.
         local_splits, local_batch = splits, batch_size
         if dist is not None:
@@ -905,7 +911,7 @@ class MIEstimator(BaseEstimator):
         self._check_tuple_size(resolved["loss_params"], first_x.shape[0])
         device = resolve_device(self.device)
         identity = (marginal_transform("none", 1).fit(first_x), marginal_transform("none", 1).fit(first_y))
-        critic = self._build_critic(first_x.shape[1], first_y.shape[1], device)
+        critic = self._build_critic(first_x.shape[1], first_y.shape[1], device, initial_log_scale=resolved["initial_log_scale"])
         pending = [(first_x, first_y)]
 
         def next_batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
