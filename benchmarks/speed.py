@@ -310,19 +310,13 @@ def layout_report(blocks: int = 60, block: int = 20) -> None:
             for parameter in plain.model.parameters():
                 if parameter.ndim == 3:
                     parameter.data = parameter.data.contiguous()
-            seconds = {"plain": 0.0, "library": 0.0}
+            blocks_ms = {"plain": [], "library": []}
             order = (("plain", plain), ("library", library))
-            for _ in range(2):  # warm-up
-                for _, step in order:
-                    step()
-            for index in range(blocks):
+            for index in range(blocks):  # two untimed warm-up steps each, before its first block
                 for name, step in order if index % 2 else order[::-1]:
-                    started = time.perf_counter()
-                    for _ in range(block):
-                        step()
-                    seconds[name] += time.perf_counter() - started
+                    blocks_ms[name].append(ms_per_call(step, block, warmup=2 if index == 0 else 0))
             same = all(torch.equal(a, b) for a, b in zip(plain.model.parameters(), library.model.parameters()))
-            ms = {name: value / (blocks * block) * 1e3 for name, value in seconds.items()}
+            ms = {name: float(np.mean(values)) for name, values in blocks_ms.items()}
             print(f"{threads:7d} {ms['plain']:16.2f} {ms['library']:16.2f} {ms['library'] / ms['plain']:6.2f} {str(same):>13s}")
     finally:
         torch.set_num_threads(before)
