@@ -582,8 +582,8 @@ class MIEstimator(BaseEstimator):
                 )
         return splits
 
-    def _build_critic(self, dim_x: int, dim_y: int, device: torch.device, seed: int | None = None,
-                      initial_log_scale: float = INITIAL_LOG_SCALE) -> nn.Module:
+    def _build_critic(self, dim_x: int, dim_y: int, device: torch.device, initial_log_scale: float,
+                      seed: int | None = None) -> nn.Module:
         """A fresh critic (or a copy of the user's) initialised from ``seed`` without touching the
         caller's global torch random state; a bounded one starts its scale at exp(initial_log_scale)."""
         with torch.random.fork_rng(devices=[]):
