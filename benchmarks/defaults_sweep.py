@@ -127,6 +127,11 @@ GRIDS = {
     "probe_lowdim": [("gaussian", 1, 2.0, 20_000), ("gaussian", 1, 4.0, 20_000), ("gaussian", 2, 6.0, 20_000),
                      ("gaussian", 3, 8.0, 20_000), ("student_t", 1, 2.0, 20_000), ("student_t", 2, 4.0, 20_000),
                      ("cubic", 2, 4.0, 20_000), ("cubic", 3, 6.0, 20_000)],
+    # Probe (2026-12-01; nothing chosen on it): small samples and high dimensions with every 0.2
+    # default, where no development or report cell lies (their smallest N is 10,000).
+    "probe_small": [("gaussian", 100, 4.0, 5_000), ("gaussian", 50, 2.0, 2_000), ("gaussian", 20, 6.0, 5_000),
+                    ("gaussian", 5, 2.0, 1_000), ("gaussian", 3, 0.5, 1_000), ("gaussian", 1, 1.0, 500),
+                    ("cubic", 10, 4.0, 2_000), ("student_t", 5, 2.0, 2_000)],
     "small": [
         ("gaussian", 1, 1.0, 500), ("gaussian", 5, 2.0, 500), ("gaussian", 5, 2.0, 5_000),
         ("gaussian", 100, 4.0, 5_000), ("gaussian", 1, 1.0, 100_000), ("cubic", 5, 2.0, 5_000),

@@ -1,5 +1,6 @@
 """Classical MI estimators that need no training: KSG (and its conditional form, Frenzel-Pompe),
-the Gaussian closed form, and the plug-in for discrete data with the Miller-Madow correction.
+the Gaussian closed form and its Gaussian-copula form, and the plug-in for discrete data with the
+Miller-Madow correction.
 
 All return an :class:`MIResult` in nats with every pair counted as test data (n_train = 0).
 """
@@ -11,6 +12,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+from scipy import stats
 from scipy.spatial import cKDTree
 from scipy.special import digamma
 
@@ -256,6 +258,109 @@ def gaussian(x, y) -> MIResult:
     )
 
 
+# A side is taken as multivariate normal (after the normal-scores map) while Mardia's kurtosis
+# statistic lies within this many standard deviations of its normal-theory mean: the conventional
+# 3-sigma level, not tuned. On 10,000 rows Gaussian-copula sides read |z| < 2.5, Student-t (3
+# degrees of freedom) sides 80-200, digit images thousands, Poisson counts -8 to -10.
+NORMALITY_Z = 3.0
+
+
+def normal_scores(values: np.ndarray) -> np.ndarray:
+    """Each column mapped to Phi^-1(rank / (n + 1)), tied values sharing their average rank.
+
+    The map is monotone per column, so the MI of the scores is the MI of the values.
+
+    Shape: (n, d) -> (n, d) float64.
+    """
+    ranks = stats.rankdata(values, axis=0, method="average")
+    return stats.norm.ppf(ranks / (values.shape[0] + 1.0))
+
+
+def _logdet_bias(dim: int, n: int) -> float:
+    """E[log det S] - log det Sigma for the sample covariance S (divisor n - 1) of n Gaussian rows:
+    sum_{i=1..dim} psi((n - i) / 2) + dim log(2 / (n - 1)), exact (the log-determinant of a Wishart matrix)."""
+    return float(digamma((n - np.arange(1, dim + 1)) / 2.0).sum() + dim * np.log(2.0 / (n - 1)))
+
+
+def mardia_kurtosis_z(scores: np.ndarray) -> float:
+    """Mardia's multivariate kurtosis b2 = mean_i (c_i' S^-1 c_i)^2, standardised by its
+    normal-theory mean d (d + 2) (n - 1) / (n + 1) and sd sqrt(8 d (d + 2) / n) (Mardia 1970).
+
+    Near 0 for multivariate normal rows; heavy joint tails (Student-t) make it large, clusters and
+    ties (images, counts) far from 0 either way. Shape: (n, d) with n > d + 1.
+    """
+    n, dim = scores.shape
+    centred = scores - scores.mean(axis=0)
+    covariance = centred.T @ centred / n
+    distances = (centred * np.linalg.solve(covariance, centred.T).T).sum(axis=1)
+    mean = dim * (dim + 2) * (n - 1) / (n + 1)
+    return float(((distances**2).mean() - mean) / np.sqrt(8.0 * dim * (dim + 2) / n))
+
+
+def gaussian_copula(x, y) -> MIResult:
+    """Gaussian-copula MI: normal scores by rank per column, then the bias-corrected Gaussian closed form.
+
+    I_G = (log det S_x + log det S_y - log det S) / 2 on the normal scores (Ince et al., "A
+    statistical framework for neuroimaging data analysis based on mutual information estimated
+    via a Gaussian copula", Human Brain Mapping 2017), minus the exact expected bias of the three
+    log-determinants under Gaussianity (about dim_x dim_y / (2N) nats, which the plain closed form
+    carries: 2.6 instead of 2.0 for a d = 50 Gaussian pair at N = 2,000). ``stderr``: the
+    delta method (the sd of the per-sample log ratios / sqrt(N)) plus the chi-square spread of the
+    closed form under independence, sqrt(dim_x dim_y / 2) / N, which the delta method misses there.
+
+    It sees only the dependence a Gaussian copula has: exact for Gaussian pairs and any
+    per-column monotone warp of them (cubic, sign |v|^1.5). When the normal scores of x are
+    multivariate normal, and those of y too, no joint law with those marginals has less MI, so
+    I_G is then a lower bound on I(X;Y) (the Gaussian has the largest entropy for its covariance).
+    ``info["lower_bound"]`` says whether both sides pass Mardia's kurtosis test (within
+    ``NORMALITY_Z`` sd; ``info["kurtosis_z_x"]``, ``["kurtosis_z_y"]``). Heavy-tailed pairs fail
+    it and read low (1.6 for 2 nats, Student-t with 3 degrees of freedom at d = 5); clustered
+    data such as images fail it and may read high (2.95 for 2.30, the digits task at k = 1).
+
+    Needs N > dim_x + dim_y + 1 non-constant columns (ValueError otherwise, or when columns are collinear).
+
+    Shape:
+        x: (n, dim_x), y: (n, dim_y).
+    """
+    started = time.perf_counter()
+    x_array, y_array = check_pair(x, y, min_samples=3)
+    x_scores = normal_scores(x_array[:, x_array.std(axis=0) > 0])
+    y_scores = normal_scores(y_array[:, y_array.std(axis=0) > 0])
+    n, dim_x, dim_y = x_scores.shape[0], x_scores.shape[1], y_scores.shape[1]
+    info: dict[str, Any] = {"lower_bound": True}
+    if dim_x == 0 or dim_y == 0:
+        estimate, stderr = 0.0, 0.0
+    else:
+        dim = dim_x + dim_y
+        if n <= dim + 1:
+            raise ValueError(
+                f"method='gaussian_copula' needs N > dim_x + dim_y + 1: N = {n} samples, but x and y have {dim} "
+                "non-constant columns together. Pass more samples than the total dimension, or reduce the dimension first."
+            )
+        joint = np.hstack([x_scores, y_scores])
+        centred = joint - joint.mean(axis=0)
+        covariance = centred.T @ centred / (n - 1)
+        terms = (
+            _gaussian_log_density(centred, covariance)
+            - _gaussian_log_density(centred[:, :dim_x], covariance[:dim_x, :dim_x])
+            - _gaussian_log_density(centred[:, dim_x:], covariance[dim_x:, dim_x:])
+        )
+        # The per-sample terms average to the closed form up to the divisor (n - 1 here, so the
+        # bias formula applies as written): the closed form itself, then its bias removed.
+        logdet = lambda block: np.linalg.slogdet(block)[1]  # noqa: E731
+        plugin = 0.5 * (logdet(covariance[:dim_x, :dim_x]) + logdet(covariance[dim_x:, dim_x:]) - logdet(covariance))
+        bias = 0.5 * (_logdet_bias(dim_x, n) + _logdet_bias(dim_y, n) - _logdet_bias(dim, n))
+        estimate = float(plugin - bias)
+        stderr = float(np.sqrt(terms.var(ddof=1) / n + dim_x * dim_y / (2.0 * n * n)))
+        z_x, z_y = mardia_kurtosis_z(x_scores), mardia_kurtosis_z(y_scores)
+        info = {"plugin": float(plugin), "bias_correction": float(bias), "kurtosis_z_x": z_x, "kurtosis_z_y": z_y,
+                "lower_bound": bool(abs(z_x) <= NORMALITY_Z and abs(z_y) <= NORMALITY_Z)}
+    return MIResult(
+        mi=estimate, stderr=stderr, n_train=0, n_test=n, objective="gaussian_copula", readout="gaussian_copula",
+        info={**info, "seconds": time.perf_counter() - started},
+    )
+
+
 # Fewer samples than this per occupied (x, y) cell make the plug-in meaningless; discrete_mi warns.
 SAMPLES_PER_CELL = 5
 
@@ -347,4 +452,4 @@ def discrete_mi(x, y, miller_madow: bool = True) -> MIResult:
     )
 
 
-CLASSICAL = {"ksg": ksg, "gaussian": gaussian, "discrete": discrete_mi}
+CLASSICAL = {"ksg": ksg, "gaussian": gaussian, "gaussian_copula": gaussian_copula, "discrete": discrete_mi}

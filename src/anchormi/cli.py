@@ -129,7 +129,7 @@ def _given_options(ctx: typer.Context, values: Dict[str, Any], params: Dict[str,
 def estimate(
     ctx: typer.Context,
     files: List[Path] = typer.Argument(..., help="one .npz with arrays x and y (and z for I(X;Y|Z)), two or three .npy files (x.npy y.npy [z.npy]), or one .csv/.tsv/.parquet table with --x-cols and --y-cols (and --z-cols)."),
-    method: str = typer.Option("anchor", help="objective name, 'ksg' or 'gaussian' (see `anchormi objectives`)."),
+    method: str = typer.Option("anchor", help="objective name, or a classical estimator: 'ksg', 'gaussian', 'gaussian_copula', 'discrete' (see `anchormi objectives`)."),
     x_cols: Optional[str] = typer.Option(None, "--x-cols", help="table input: comma-separated columns of x."),
     y_cols: Optional[str] = typer.Option(None, "--y-cols", help="table input: comma-separated columns of y."),
     z_cols: Optional[str] = typer.Option(None, "--z-cols", help="table input: columns of z, to estimate the conditional MI I(X;Y|Z)."),

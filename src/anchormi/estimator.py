@@ -32,10 +32,11 @@ from ._validation import (
 from .critics import ACTIVATIONS, CRITICS, DEFAULT_CRITIC, INITIAL_LOG_SCALE, FiniteSupportCritic, StackedCritic, make_critic
 from .encoding import fit_encoder
 from .diagnostics import (
-    calibration_check, constant_check, data_checks, determined_check, fold_agreement_check, monotone_column_pairs, offset_check, permutation_pvalue, permuted_log_ratios, product_pairs,
+    calibration_check, constant_check, data_checks, determined_check, fold_agreement_check, gaussian_bound_check, gaussian_reference,
+    monotone_column_pairs, offset_check, permutation_pvalue, permuted_log_ratios, product_pairs,
     training_checks,
 )
-from .intervals import CI_CLIPPED, describe_interval, offset_reading, pool_folds, satterthwaite_df
+from .intervals import CI_CLIPPED, describe_interval, offset_reading, pool_folds, reach_to_bound, satterthwaite_df
 from .objectives.bounds import SMILE_TAU
 from .preprocessing import MARGINALS, fit_on_sample, marginal_transform, not_finite_after_map, release_pages, transform_in_chunks
 from .objectives.contrastive import resolve_k
@@ -456,6 +457,9 @@ class MIEstimator(BaseEstimator):
                 )
         # Checks of the data that need no critic, run before training.
         before = [determined_check(monotone_column_pairs(x_array, y_array), column_names), constant]
+        # The Gaussian-copula lower bound, judged against the estimate once it exists.
+        reference = gaussian_reference(x_array, y_array) if z_array is None else \
+            "conditional MI: the Gaussian-copula reading bounds I(X;Y) only."
         splits = self._splits(x_array.shape[0])
         n_train = min(split.train.size for split in splits)
         if self.batch_size is not None and self.batch_size > n_train:
@@ -496,7 +500,7 @@ class MIEstimator(BaseEstimator):
                                                 threads=threads), z_array)]
             dim_total = x_array.shape[1] + y_array.shape[1] + (0 if z_array is None else z_array.shape[1])
             heldout_pmi, result = self._crossfit_result(terms, x_array, dim_total, resolved, batch_size, device, dist=dist,
-                                                        before=before)
+                                                        before=before, reference=reference)
             n_threads, thread_steps = _threads_used(threads)
         fold_fits = terms[0][1]
 
@@ -725,7 +729,7 @@ class MIEstimator(BaseEstimator):
 
     def _crossfit_result(self, terms: list[tuple[float, list[_FoldFit], np.ndarray]], x: np.ndarray, dim_total: int,
                          resolved: dict, batch_size: int, device: torch.device, dist: "distributed.Distributed | None" = None,
-                         before: Sequence[Check] = ()) -> MIResult:
+                         before: Sequence[Check] = (), reference: Any = "not computed.") -> MIResult:
         """Pool held-out values over folds into the result, with diagnostics and the p-value.
 
         Returns (pairs, result): ``pairs`` has one row per held-out pair (its ``row`` in the data,
@@ -841,6 +845,11 @@ class MIEstimator(BaseEstimator):
         checks.append(offset_check(offset_disagreement, pooled.stderr, mi, applied=reads_refitted))
         tuple_size = resolve_k(batch_size, resolved["loss_params"].get("nu", 0.0), resolved["loss_params"].get("k")) if readout == "infonce" else batch_size
         checks += data_checks(x.shape[0], n_used, dim_total, mi, readout, tuple_size, before)
+        bound_check = gaussian_bound_check(reference, mi, stderr)
+        checks.append(bound_check)
+        # An estimate below an applicable lower bound: the interval's upper end reaches the bound's upper limit.
+        ci_above = (reach_to_bound(mi, stderr, ci_df, reference.mi, reference.stderr)
+                    if bound_check.status == "warn" else 0.0)
         for check in checks:
             diagnostics[check.name] = check
         # Permuting y is a test of X independent of Y only; it does not preserve Y | Z, so a
@@ -873,6 +882,8 @@ class MIEstimator(BaseEstimator):
                 "loss_params": dict(resolved["loss_params"]), "readout_params": dict(resolved["readout_params"]),
                 "sampling_stderr": pooled.sampling_stderr, "between_fold_sd": pooled.between_fold_sd,
                 "steps_run": outcomes[0].steps_run,
+                **({"gaussian_bound": reference.mi, "gaussian_bound_stderr": reference.stderr,
+                    "gaussian_bound_applies": reference.info["lower_bound"]} if isinstance(reference, MIResult) else {}),
                 **({"offset_disagreement": offset_disagreement, "offset_disagreement_stderr": offset_disagreement_stderr,
                     "stderr_sampling_and_folds": pooled.stderr,
                     "ci_df_sampling_and_folds": pooled.df, "estimate_trained_offset": pooled.estimate,
@@ -884,8 +895,8 @@ class MIEstimator(BaseEstimator):
                 ("it adds the estimation error of both chain-rule critics' recalibrated offsets (as if independent, "
                  "conservative)",) if conditional else (),
                 offset_refitted=offset_disagreement is not None, tested_zero=p_value is not None,
-                higher_reading=ci_below > 0),
-            diagnostics=diagnostics, p_value=p_value, ci_df=ci_df, ci_below=ci_below,
+                higher_reading=ci_below > 0, reaches_bound=ci_above > 0),
+            diagnostics=diagnostics, p_value=p_value, ci_df=ci_df, ci_below=ci_below, ci_above=ci_above,
             folds=fold_table if n_folds > 1 else None,
         )
 

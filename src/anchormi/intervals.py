@@ -84,13 +84,22 @@ CI_HIGHER_READING = (
 )
 
 
+CI_BOUND = (
+    "its upper end reaches the upper limit of the Gaussian-copula lower bound where that bound applies and "
+    "exceeds the estimate beyond both errors (diagnostics['gaussian_bound']; result.ci_above)"
+)
+
+
 def describe_interval(n_folds: int, extra_parts: tuple[str, ...] = (), offset_refitted: bool = False,
-                      tested_zero: bool = False, higher_reading: bool = False) -> str:
+                      tested_zero: bool = False, higher_reading: bool = False, reaches_bound: bool = False) -> str:
     """``result.ci_method``: what the interval of ``n_folds`` pooled folds covers, then
     ``extra_parts`` (further error components), and what it does not cover; with
     ``offset_refitted`` the offset disagreement joins it and that caveat narrows to what the
     offset part cannot see; ``higher_reading`` says the estimate reads the refitted offsets
-    (:func:`offset_reading`); ``tested_zero`` says that a permutation p-value decides whether 0 is in."""
+    (:func:`offset_reading`); ``tested_zero`` says that a permutation p-value decides whether 0 is in;
+    ``reaches_bound`` that the upper end was raised to a lower bound (:func:`reach_to_bound`)."""
+    if reaches_bound:
+        extra_parts = (*extra_parts, CI_BOUND)
     zero = [CI_CLIPPED, CI_ZERO_TEST] if tested_zero else [CI_CLIPPED]
     if not offset_refitted:
         caveat = ("it does not include training variability or the critic's bias" if n_folds == 1
@@ -172,12 +181,26 @@ def critical_value(df: float, level: float = 0.95) -> float:
 
 
 def t_interval(estimate: float, stderr: float, df: float, level: float = 0.95,
-               below: float = 0.0) -> tuple[float, float]:
+               below: float = 0.0, above: float = 0.0) -> tuple[float, float]:
     """``estimate +/- t * stderr``, Student's t on ``df`` degrees of freedom (the normal quantile
     when infinite), its lower end moved ``below`` nats further down (the distance to a second,
-    lower reading; :func:`offset_reading`); it may reach below 0."""
+    lower reading; :func:`offset_reading`) and its upper end ``above`` nats further up (the
+    distance to a lower bound's upper limit; :func:`reach_to_bound`); it may reach below 0."""
     half = critical_value(df, level) * stderr
-    return (estimate - half - below, estimate + half)
+    return (estimate - half - below, estimate + half + above)
+
+
+def reach_to_bound(estimate: float, stderr: float, df: float, bound: float, bound_stderr: float,
+                   level: float = 0.95) -> float:
+    """How far (nats) the interval's upper end must move up to reach ``bound + z * bound_stderr``,
+    the upper limit of a lower bound that the estimate fell below (0 when it already does).
+
+    A lower bound L on I(X;Y) above the whole interval proves the interval wrong: the critic
+    missed dependence, so the truth lies at L or above, and the interval is stretched to hold
+    L's own ``level`` interval. Nothing else moves: the estimate stays the critic's reading.
+    """
+    upper = bound + float(scipy.stats.norm.ppf(0.5 + level / 2)) * bound_stderr
+    return max(0.0, float(upper - t_interval(estimate, stderr, df, level)[1]))
 
 
 def offset_reading(trained: float, disagreement: float | None) -> tuple[float, float]:
@@ -191,12 +214,12 @@ def offset_reading(trained: float, disagreement: float | None) -> tuple[float, f
 
 
 def confidence_interval(estimate: float, stderr: float, df: float, p_value: float | None = None,
-                        level: float = 0.95, below: float = 0.0) -> tuple[float, float]:
+                        level: float = 0.95, below: float = 0.0, above: float = 0.0) -> tuple[float, float]:
     """The ``level`` interval for MI (nats): :func:`t_interval` (with ``below``) restricted to
     MI >= 0, with the lower end at 0 when the independence test's ``p_value`` is at least
     1 - ``level`` (test inversion; see the module docstring). A negative upper end becomes 0. NaN
     inputs give NaN ends."""
-    lo, hi = t_interval(estimate, stderr, df, level, below)
+    lo, hi = t_interval(estimate, stderr, df, level, below, above)
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return (float(lo), float(hi))
     zero_accepted = p_value is not None and p_value >= 1.0 - level

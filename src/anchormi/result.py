@@ -60,6 +60,9 @@ class MIResult:
         ci_below: how far (nats) the interval reaches below mi - t * stderr: the distance down to
             the trained-offset reading when the estimate reads the higher, refitted offsets
             (``anchormi.intervals.offset_reading``); 0 otherwise.
+        ci_above: how far (nats) the interval reaches above mi + t * stderr: the distance up to the
+            upper limit of the Gaussian-copula lower bound when the estimate fell below that bound
+            (``diagnostics["gaussian_bound"]`` warns; ``anchormi.intervals.reach_to_bound``); 0 otherwise.
     """
 
     mi: float
@@ -77,6 +80,7 @@ class MIResult:
     quantity: str = "I(X;Y)"
     ci_df: float = math.inf
     ci_below: float = 0.0
+    ci_above: float = 0.0
 
     @property
     def bits(self) -> float:
@@ -92,13 +96,14 @@ class MIResult:
         """95 % interval (lo, hi) in nats: ``ci_t`` restricted to MI >= 0, reaching 0 whenever the
         independence test (``p_value``) does not reject at 5 % (``anchormi.intervals.confidence_interval``);
         ``ci_method`` says what it covers."""
-        return confidence_interval(self.mi, self.stderr, self.ci_df, self.p_value, below=self.ci_below)
+        return confidence_interval(self.mi, self.stderr, self.ci_df, self.p_value, below=self.ci_below, above=self.ci_above)
 
     @property
     def ci_t(self) -> tuple[float, float]:
         """The plain t interval mi +/- t * stderr in nats, Student's t on ``ci_df`` degrees of
-        freedom (1.96 when infinite), its lower end ``ci_below`` further down; it may reach below 0."""
-        return t_interval(self.mi, self.stderr, self.ci_df, below=self.ci_below)
+        freedom (1.96 when infinite), its lower end ``ci_below`` further down and its upper end
+        ``ci_above`` further up; it may reach below 0."""
+        return t_interval(self.mi, self.stderr, self.ci_df, below=self.ci_below, above=self.ci_above)
 
     @property
     def warnings(self) -> list[str]:
@@ -145,7 +150,7 @@ class MIResult:
         return clean(
             {
                 "mi": self.mi, "bits": self.bits, "stderr": self.stderr, "ci": [lo, hi], "ci_t": list(self.ci_t),
-                "quantity": self.quantity, "ci_method": self.ci_method, "ci_df": self.ci_df, "ci_below": self.ci_below,
+                "quantity": self.quantity, "ci_method": self.ci_method, "ci_df": self.ci_df, "ci_below": self.ci_below, "ci_above": self.ci_above,
                 "p_value": self.p_value,
                 "n_train": self.n_train, "n_test": self.n_test,
                 "objective": self.objective, "readout": self.readout,
