@@ -8,7 +8,7 @@ import pytest
 
 import anchormi as ami
 from anchormi.classical import gaussian, gaussian_copula, mardia_kurtosis_z
-from anchormi.diagnostics import gaussian_bound_check
+from anchormi.diagnostics import gaussian_bound_check, gaussian_reference
 from anchormi.intervals import critical_value, reach_to_bound, t_interval
 from anchormi.result import MIResult
 
@@ -100,3 +100,11 @@ def test_conditional_estimates_skip_the_bound():
     z = np.random.default_rng(0).standard_normal((600, 1))
     result = ami.estimate(x, y, z=z, max_steps=30, folds=1, seed=0, n_permutations=0)
     assert result.diagnostics["gaussian_bound"].status == "skip" and result.ci_above == 0.0
+
+
+def test_wide_data_beyond_the_budget_get_no_reading_and_a_reason():
+    rng = np.random.default_rng(0)
+    # 700 columns: the budget allows 2e9 / 700^2 = 4,081 rows, fewer than the 5,000 wanted.
+    reference = gaussian_reference(rng.standard_normal((5_000, 350)), rng.standard_normal((5_000, 350)))
+    assert isinstance(reference, str) and "700 columns" in reference and "4,081" in reference
+    assert gaussian_bound_check(reference, 1.0, 0.1).status == "skip"

@@ -55,7 +55,11 @@ from .result import Check
 _CHUNK_ROWS = 65_536
 # Rows the Gaussian lower bound is computed on (evenly spaced): its stderr at 50,000 rows is a few
 # hundredths of a nat, and the rank map and covariance then take well under a second at d = 40.
+# Its solves cost rows x (dim_x + dim_y)^2 multiply-adds; rows are cut to keep that within
+# GAUSSIAN_BOUND_WORK (a second or two on one core: 2.2 s for 10,000 rows of 256 + 256 columns
+# beside another job), and below 10 rows per column within it the bound is skipped.
 GAUSSIAN_BOUND_ROWS = 50_000
+GAUSSIAN_BOUND_WORK = 2e9
 
 
 @torch.no_grad()
@@ -222,9 +226,15 @@ def offset_check(disagreement: float | None, stderr: float, estimate: float, app
 
 
 def gaussian_reference(x: np.ndarray, y: np.ndarray, max_rows: int = GAUSSIAN_BOUND_ROWS) -> Any:
-    """:func:`anchormi.classical.gaussian_copula` on at most ``max_rows`` evenly spaced rows, or a
-    string saying why it cannot be computed (too few rows for the dimension, collinear columns)."""
-    rows = _evenly_spaced_rows(x.shape[0], max_rows)
+    """:func:`anchormi.classical.gaussian_copula` on at most ``max_rows`` evenly spaced rows (fewer
+    for wide data: ``GAUSSIAN_BOUND_WORK``), or a string saying why it is not computed (too many
+    columns for its budget, too few rows for the dimension, collinear columns)."""
+    n, columns = x.shape[0], x.shape[1] + y.shape[1]
+    budget = min(max_rows, int(GAUSSIAN_BOUND_WORK // columns**2))
+    if budget < min(n, 10 * columns):
+        return (f"no Gaussian-copula reading: {columns} columns would need {min(n, 10 * columns):,} rows, more than "
+                f"its budget of {GAUSSIAN_BOUND_WORK:.0e} multiply-adds allows ({budget:,}).")
+    rows = _evenly_spaced_rows(n, budget)
     try:
         return gaussian_copula(np.asarray(x[rows], dtype=np.float64), np.asarray(y[rows], dtype=np.float64))
     except ValueError as error:
