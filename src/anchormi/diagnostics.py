@@ -254,10 +254,12 @@ def gaussian_bound_check(reference: Any, estimate: float, stderr: float) -> Chec
     bound, bound_stderr = reference.mi, reference.stderr
     reading = f"the Gaussian-copula reading {bound:.3f} ± {bound_stderr:.3f} nats"
     if not reference.info["lower_bound"]:
-        sides = [f"{side} (Mardia kurtosis z = {reference.info[f'kurtosis_z_{side}']:.1f})" for side in ("x", "y")
-                 if abs(reference.info[f"kurtosis_z_{side}"]) > NORMALITY_Z]
-        return Check("gaussian_bound", "skip", f"{reading} is no bound here: after the normal-scores map "
-                     f"{' and '.join(sides)} {'is' if len(sides) == 1 else 'are'} not multivariate normal.", bound)
+        info = reference.info
+        reasons = [f"{side} has {info[f'few_valued_{side}']} few-valued column{'s' if info[f'few_valued_{side}'] > 1 else ''}"
+                   for side in ("x", "y") if info.get(f"few_valued_{side}", 0)]
+        reasons += [f"{side} is not multivariate normal after the normal-scores map (Mardia kurtosis z = {info[f'kurtosis_z_{side}']:.1f})"
+                    for side in ("x", "y") if abs(info[f"kurtosis_z_{side}"]) > NORMALITY_Z]
+        return Check("gaussian_bound", "skip", f"{reading} is no bound here: {'; '.join(reasons)}.", bound)
     gap = bound - estimate
     if gap > 2.0 * math.hypot(bound_stderr, stderr) and _material(gap, estimate):
         return Check(
