@@ -63,7 +63,10 @@ def _reference(bound: float, stderr: float, lower_bound: bool = True, z_x: float
 def test_the_check_warns_only_beyond_both_errors_and_says_why_it_skips():
     reference = _reference(2.0, 0.03)
     # The gap must exceed 2 * hypot(0.03, stderr): 0.3 > 2 * 0.104, but 0.15 < 2 * 0.104.
-    assert gaussian_bound_check(reference, 1.7, 0.1).status == "warn"
+    warned = gaussian_bound_check(reference, 1.7, 0.1)
+    assert warned.status == "warn" and "missed dependence" in warned.message
+    # A bound readout (InfoNCE's, capped at log K) is low by design; the message says so instead.
+    assert "a lower bound itself" in gaussian_bound_check(reference, 1.7, 0.1, readout="infonce").message
     assert gaussian_bound_check(reference, 1.85, 0.1).status == "ok"
     assert gaussian_bound_check(reference, 2.4, 0.1).status == "ok"
     # Near 0 a "significant" gap must also be material (0.02 nats and 2 %).

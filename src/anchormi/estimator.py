@@ -845,7 +845,7 @@ class MIEstimator(BaseEstimator):
         checks.append(offset_check(offset_disagreement, pooled.stderr, mi, applied=reads_refitted))
         tuple_size = resolve_k(batch_size, resolved["loss_params"].get("nu", 0.0), resolved["loss_params"].get("k")) if readout == "infonce" else batch_size
         checks += data_checks(x.shape[0], n_used, dim_total, mi, readout, tuple_size, before)
-        bound_check = gaussian_bound_check(reference, mi, stderr)
+        bound_check = gaussian_bound_check(reference, mi, stderr, readout)
         checks.append(bound_check)
         # An estimate below an applicable lower bound: the interval's upper end reaches the bound's upper limit.
         ci_above = (reach_to_bound(mi, stderr, ci_df, reference.mi, reference.stderr)
