@@ -98,16 +98,15 @@ def describe_interval(n_folds: int, extra_parts: tuple[str, ...] = (), offset_re
     offset part cannot see; ``higher_reading`` says the estimate reads the refitted offsets
     (:func:`offset_reading`); ``tested_zero`` says that a permutation p-value decides whether 0 is in;
     ``reaches_bound`` that the upper end was raised to a lower bound (:func:`reach_to_bound`)."""
-    if reaches_bound:
-        extra_parts = (*extra_parts, CI_BOUND)
+    bound = [CI_BOUND] if reaches_bound else []
     zero = [CI_CLIPPED, CI_ZERO_TEST] if tested_zero else [CI_CLIPPED]
     if not offset_refitted:
         caveat = ("it does not include training variability or the critic's bias" if n_folds == 1
                   else "it does not include a bias shared by all critics")
-        return "; ".join([CI_SINGLE if n_folds == 1 else CI_CROSSFIT.format(folds=n_folds), *extra_parts, *zero, caveat])
+        return "; ".join([CI_SINGLE if n_folds == 1 else CI_CROSSFIT.format(folds=n_folds), *extra_parts, *bound, *zero, caveat])
     base = [CI_SINGLE, "it does not include training variability"] if n_folds == 1 else [CI_CROSSFIT.format(folds=n_folds)]
     offset = [CI_OFFSET, CI_HIGHER_READING] if higher_reading else [CI_OFFSET]
-    parts = [*base, *extra_parts, *offset, *zero, "it does not include a bias that leaves the two offsets in agreement"]
+    parts = [*base, *extra_parts, *offset, *bound, *zero, "it does not include a bias that leaves the two offsets in agreement"]
     return "; ".join(parts)
 
 
