@@ -126,3 +126,15 @@ def test_wide_data_beyond_the_budget_get_no_reading_and_a_reason():
     reference = gaussian_reference(rng.standard_normal((5_000, 350)), rng.standard_normal((5_000, 350)))
     assert isinstance(reference, str) and "700 columns" in reference and "4,081" in reference
     assert gaussian_bound_check(reference, 1.0, 0.1).status == "skip"
+
+
+def test_estimate_on_new_pairs_is_held_to_their_bound_too():
+    task = ami.tasks.gaussian(dim=20, mi=3.0)
+    x, y = task.sample(2_000, seed=0)
+    estimator = ami.MIEstimator(max_steps=40, seed=0, n_permutations=0).fit(x, y)
+    x_new, y_new = task.sample(2_000, seed=1)
+    result = estimator.estimate(x_new, y_new)
+    reference = gaussian_copula(x_new, y_new)
+    assert result.diagnostics["gaussian_bound"].status == "warn" and result.mi < 2.0
+    assert result.ci[1] == pytest.approx(reference.mi + 1.96 * reference.stderr)
+    assert "Gaussian-copula lower bound" in result.ci_method

@@ -36,7 +36,7 @@ from .diagnostics import (
     monotone_column_pairs, offset_check, permutation_pvalue, permuted_log_ratios, product_pairs,
     training_checks,
 )
-from .intervals import CI_CLIPPED, describe_interval, offset_reading, pool_folds, reach_to_bound, satterthwaite_df
+from .intervals import CI_BOUND, CI_CLIPPED, describe_interval, offset_reading, pool_folds, reach_to_bound, satterthwaite_df
 from .objectives.bounds import SMILE_TAU
 from .preprocessing import MARGINALS, fit_on_sample, marginal_transform, not_finite_after_map, release_pages, transform_in_chunks
 from .objectives.contrastive import resolve_k
@@ -1037,6 +1037,12 @@ class MIEstimator(BaseEstimator):
             tensors = _tensors(self.scalers_[0], x_array, y_array, self.device_)
             values = heldout_readout(self.critics_[0], *tensors, self.readout_, offset, self.batch_size_, self.readout_params_).values
         pooled = pool_folds([values])
+        # These pairs are held to their own Gaussian-copula lower bound, as in fit.
+        reference = gaussian_reference(x_array, y_array) if z_array is None else \
+            "conditional MI: the Gaussian-copula reading bounds I(X;Y) only."
+        bound_check = gaussian_bound_check(reference, pooled.estimate, pooled.stderr, self.readout_)
+        ci_above = (reach_to_bound(pooled.estimate, pooled.stderr, math.inf, reference.mi, reference.stderr)
+                    if bound_check.status == "warn" else 0.0)
         return MIResult(
             mi=pooled.estimate, stderr=pooled.stderr,
             n_train=self.n_train_,
@@ -1044,7 +1050,9 @@ class MIEstimator(BaseEstimator):
             quantity="I(X;Y|Z)" if self.conditional_ else "I(X;Y)",
             info={"device": str(self.device_), "batch_size": self.batch_size_, "seed": int(self.seed),
                   "loss_params": dict(self.loss_params_), "readout_params": dict(self.readout_params_)},
-            ci_method=f"held-out sampling error of the fitted critic(s) on these pairs; {CI_CLIPPED}; it does not include the critics' bias",
+            ci_method="; ".join(["held-out sampling error of the fitted critic(s) on these pairs", *([CI_BOUND] if ci_above > 0 else []),
+                                 CI_CLIPPED, "it does not include the critics' bias"]),
+            diagnostics={"gaussian_bound": bound_check}, ci_above=ci_above,
         )
 
     def pmi(self, x: Any, y: Any, z: Any = None) -> np.ndarray:
