@@ -8,8 +8,9 @@ stored estimate and stderr. Valid while the stored rows are the current code's b
 estimate has not changed since they were run; each coverage cell records its commit).
 
 Prints, per family: how often the check warns, is ok or skips; of its warnings, how many were on
-estimates below the truth; and the interval's coverage as stored and as it would be if its upper
-end reached the bound's upper limit (bound + 1.96 stderr) whenever the check warns.
+estimates below the truth; and the interval's coverage and mean width as stored and with the
+library's rule (``diagnostics.bound_applies``): wherever the bound applies, the upper end is at
+least the bound's upper limit, bound + 1.96 stderr (``intervals.reach_to_bound``).
 
     python benchmarks/gaussian_bound.py benchmarks/results/coverage-soft_bounded-s100 \\
         benchmarks/results/coverage-soft_bounded-s101 benchmarks/results/coverage-soft_bounded-s103 \\
@@ -29,7 +30,7 @@ import pandas as pd
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from anchormi.diagnostics import gaussian_bound_check, gaussian_reference  # noqa: E402
+from anchormi.diagnostics import bound_applies, gaussian_bound_check, gaussian_reference  # noqa: E402
 
 
 def coverage_rows(folder: str):
@@ -61,10 +62,11 @@ def judge(rows) -> pd.DataFrame:
             reference = gaussian_reference(x, y)
         check = gaussian_bound_check(reference, estimate, stderr)
         bound_stderr = getattr(reference, "stderr", math.nan)
-        reach = max(hi, check.value + 1.96 * bound_stderr) if check.status == "warn" else hi
+        reach = max(hi, reference.mi + 1.96 * reference.stderr) if bound_applies(reference) else hi
         records.append({"row": label, "family": family, "truth": truth, "estimate": estimate, "stderr": stderr,
                         "bound": check.value, "bound_stderr": bound_stderr, "status": check.status,
-                        "estimate_low": estimate < truth, "covered": lo <= truth <= hi, "covered_extended": lo <= truth <= reach})
+                        "estimate_low": estimate < truth, "covered": lo <= truth <= hi, "covered_extended": lo <= truth <= reach,
+                        "width": hi - lo, "width_extended": reach - lo, "raised": reach > hi})
         print(f"{label:55s} truth {truth:7.3f} estimate {estimate:7.3f} [{lo:7.3f}, {hi:7.3f}]  bound {check.value:7.3f}"
               f" ± {bound_stderr:.3f}  {check.status}", flush=True)
     return pd.DataFrame(records)
@@ -73,12 +75,14 @@ def judge(rows) -> pd.DataFrame:
 def summarise(frame: pd.DataFrame) -> None:
     table = frame.groupby("family").agg(
         rows=("status", "size"), warn=("status", lambda s: int((s == "warn").sum())), ok=("status", lambda s: int((s == "ok").sum())),
-        skip=("status", lambda s: int((s == "skip").sum())), covered=("covered", "sum"), covered_extended=("covered_extended", "sum"))
-    print("\n" + table.to_string())
+        skip=("status", lambda s: int((s == "skip").sum())), raised=("raised", "sum"), covered=("covered", "sum"),
+        covered_with_rule=("covered_extended", "sum"), width=("width", "mean"), width_with_rule=("width_extended", "mean"))
+    print("\n" + table.round(3).to_string())
     warned = frame[frame.status == "warn"]
     print(f"\n{len(frame)} rows: {len(warned)} warnings, {int(warned.estimate_low.sum())} of them on estimates below the truth; "
-          f"coverage {frame.covered.mean():.3f} as stored, {frame.covered_extended.mean():.3f} with the upper end at the "
-          "bound's upper limit where the check warns.")
+          f"{int(frame.raised.sum())} upper ends raised to the bound's upper limit; coverage {frame.covered.mean():.3f} as "
+          f"stored, {frame.covered_extended.mean():.3f} with the rule; mean width {frame.width.mean():.3f} and "
+          f"{frame.width_extended.mean():.3f} nats.")
 
 
 if __name__ == "__main__":

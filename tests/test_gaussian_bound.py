@@ -8,7 +8,7 @@ import pytest
 
 import anchormi as ami
 from anchormi.classical import gaussian, gaussian_copula, mardia_kurtosis_z
-from anchormi.diagnostics import gaussian_bound_check, gaussian_reference
+from anchormi.diagnostics import bound_applies, gaussian_bound_check, gaussian_reference
 from anchormi.intervals import critical_value, reach_to_bound, t_interval
 from anchormi.result import MIResult
 
@@ -75,6 +75,16 @@ def test_the_check_warns_only_beyond_both_errors_and_says_why_it_skips():
     assert skipped.status == "skip" and "x is not multivariate normal" in skipped.message and "Mardia kurtosis z = 80.0" in skipped.message
     assert "y is" not in skipped.message
     assert gaussian_bound_check("no Gaussian-copula reading on these data (too few rows).", 1.0, 0.1).status == "skip"
+
+
+def test_the_interval_is_held_to_the_bound_wherever_it_applies():
+    # Not only where the check warns: a bound that applies moves the upper end whenever its own
+    # upper limit lies above it; a reading that is no bound, or none at all, never does.
+    # 1.93 +/- 0.03 against 2.0 +/- 0.03: a gap of 0.07 is within 2 * hypot(0.03, 0.03) = 0.085, so
+    # the check is ok, but the upper end 1.93 + 1.96 * 0.03 is below the bound's 2.0 + 1.96 * 0.03.
+    assert bound_applies(_reference(2.0, 0.03)) and gaussian_bound_check(_reference(2.0, 0.03), 1.93, 0.03).status == "ok"
+    assert reach_to_bound(1.93, 0.03, math.inf, 2.0, 0.03) == pytest.approx(0.07, abs=1e-3)
+    assert not bound_applies(_reference(2.0, 0.03, lower_bound=False)) and not bound_applies("no reading.")
 
 
 def test_the_upper_end_reaches_the_bounds_upper_limit_and_nothing_else_moves():

@@ -241,6 +241,12 @@ def gaussian_reference(x: np.ndarray, y: np.ndarray, max_rows: int = GAUSSIAN_BO
         return f"no Gaussian-copula reading on these data ({str(error).split('. ')[0]})."
 
 
+def bound_applies(reference: Any) -> bool:
+    """Whether ``reference`` (from :func:`gaussian_reference`) is a Gaussian-copula reading that
+    bounds I(X;Y) from below on these data."""
+    return not isinstance(reference, str) and bool(reference.info["lower_bound"])
+
+
 def gaussian_bound_check(reference: Any, estimate: float, stderr: float, readout: str = "plugin") -> Check:
     """The estimate against the Gaussian-copula lower bound.
 

@@ -32,7 +32,7 @@ from ._validation import (
 from .critics import ACTIVATIONS, CRITICS, DEFAULT_CRITIC, INITIAL_LOG_SCALE, FiniteSupportCritic, StackedCritic, make_critic
 from .encoding import fit_encoder
 from .diagnostics import (
-    calibration_check, constant_check, data_checks, determined_check, fold_agreement_check, gaussian_bound_check, gaussian_reference,
+    bound_applies, calibration_check, constant_check, data_checks, determined_check, fold_agreement_check, gaussian_bound_check, gaussian_reference,
     monotone_column_pairs, offset_check, permutation_pvalue, permuted_log_ratios, product_pairs,
     training_checks,
 )
@@ -847,9 +847,8 @@ class MIEstimator(BaseEstimator):
         checks += data_checks(x.shape[0], n_used, dim_total, mi, readout, tuple_size, before)
         bound_check = gaussian_bound_check(reference, mi, stderr, readout)
         checks.append(bound_check)
-        # An estimate below an applicable lower bound: the interval's upper end reaches the bound's upper limit.
-        ci_above = (reach_to_bound(mi, stderr, ci_df, reference.mi, reference.stderr)
-                    if bound_check.status == "warn" else 0.0)
+        # Where the lower bound applies, the interval's upper end is at least the bound's upper limit.
+        ci_above = reach_to_bound(mi, stderr, ci_df, reference.mi, reference.stderr) if bound_applies(reference) else 0.0
         for check in checks:
             diagnostics[check.name] = check
         # Permuting y is a test of X independent of Y only; it does not preserve Y | Z, so a
@@ -1042,7 +1041,7 @@ class MIEstimator(BaseEstimator):
             "conditional MI: the Gaussian-copula reading bounds I(X;Y) only."
         bound_check = gaussian_bound_check(reference, pooled.estimate, pooled.stderr, self.readout_)
         ci_above = (reach_to_bound(pooled.estimate, pooled.stderr, math.inf, reference.mi, reference.stderr)
-                    if bound_check.status == "warn" else 0.0)
+                    if bound_applies(reference) else 0.0)
         return MIResult(
             mi=pooled.estimate, stderr=pooled.stderr,
             n_train=self.n_train_,

@@ -85,8 +85,8 @@ CI_HIGHER_READING = (
 
 
 CI_BOUND = (
-    "its upper end reaches the upper limit of the Gaussian-copula lower bound where that bound applies and "
-    "exceeds the estimate beyond both errors (diagnostics['gaussian_bound']; result.ci_above)"
+    "its upper end is raised to the upper limit of the Gaussian-copula lower bound, which applies to these data "
+    "and lies above the interval (diagnostics['gaussian_bound']; result.ci_above)"
 )
 
 
@@ -192,11 +192,12 @@ def t_interval(estimate: float, stderr: float, df: float, level: float = 0.95,
 def reach_to_bound(estimate: float, stderr: float, df: float, bound: float, bound_stderr: float,
                    level: float = 0.95) -> float:
     """How far (nats) the interval's upper end must move up to reach ``bound + z * bound_stderr``,
-    the upper limit of a lower bound that the estimate fell below (0 when it already does).
+    the upper limit of a lower bound L on I(X;Y) (0 when it reaches that far already).
 
-    A lower bound L on I(X;Y) above the whole interval proves the interval wrong: the critic
-    missed dependence, so the truth lies at L or above, and the interval is stretched to hold
-    L's own ``level`` interval. Nothing else moves: the estimate stays the critic's reading.
+    The truth lies at L or above, so an interval ending below L's own ``level`` interval leaves
+    out values the bound makes likely (all of them when the bound is tight, as for a Gaussian
+    copula), and the critic that produced it read low. The upper end is moved up to hold L's
+    interval; nothing else moves: the estimate stays the critic's reading.
     """
     upper = bound + float(scipy.stats.norm.ppf(0.5 + level / 2)) * bound_stderr
     return max(0.0, float(upper - t_interval(estimate, stderr, df, level)[1]))

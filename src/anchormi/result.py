@@ -61,8 +61,9 @@ class MIResult:
             the trained-offset reading when the estimate reads the higher, refitted offsets
             (``anchormi.intervals.offset_reading``); 0 otherwise.
         ci_above: how far (nats) the interval reaches above mi + t * stderr: the distance up to the
-            upper limit of the Gaussian-copula lower bound when the estimate fell below that bound
-            (``diagnostics["gaussian_bound"]`` warns; ``anchormi.intervals.reach_to_bound``); 0 otherwise.
+            upper limit of the Gaussian-copula lower bound, where that bound applies to the data
+            and the t interval ends below it (``diagnostics["gaussian_bound"]``,
+            ``anchormi.intervals.reach_to_bound``); 0 otherwise.
     """
 
     mi: float
