@@ -50,6 +50,7 @@ from scipy import stats
 
 from .classical import NORMALITY_Z, gaussian_copula
 from .critics import SeparableCritic
+from .intervals import reach_to_bound
 from .result import Check
 
 _CHUNK_ROWS = 65_536
@@ -225,10 +226,13 @@ def offset_check(disagreement: float | None, stderr: float, estimate: float, app
     return Check("offset", "ok", text + " (the interval includes it).", disagreement)
 
 
-def gaussian_reference(x: np.ndarray, y: np.ndarray, max_rows: int = GAUSSIAN_BOUND_ROWS) -> Any:
+def gaussian_reference(x: np.ndarray, y: np.ndarray, max_rows: int = GAUSSIAN_BOUND_ROWS, conditional: bool = False) -> Any:
     """:func:`anchormi.classical.gaussian_copula` on at most ``max_rows`` evenly spaced rows (fewer
-    for wide data: ``GAUSSIAN_BOUND_WORK``), or a string saying why it is not computed (too many
-    columns for its budget, too few rows for the dimension, collinear columns)."""
+    for wide data: ``GAUSSIAN_BOUND_WORK``), or a string saying why it is not computed (a
+    conditional estimate, too many columns for its budget, too few rows for the dimension,
+    collinear columns)."""
+    if conditional:
+        return "conditional MI: the Gaussian-copula reading bounds I(X;Y) only."
     n, columns = x.shape[0], x.shape[1] + y.shape[1]
     budget = min(max_rows, int(GAUSSIAN_BOUND_WORK // columns**2))
     if budget < min(n, 10 * columns):
@@ -245,6 +249,14 @@ def bound_applies(reference: Any) -> bool:
     """Whether ``reference`` (from :func:`gaussian_reference`) is a Gaussian-copula reading that
     bounds I(X;Y) from below on these data."""
     return not isinstance(reference, str) and bool(reference.info["lower_bound"])
+
+
+def held_to_bound(reference: Any, estimate: float, stderr: float, df: float, readout: str) -> tuple[Check, float]:
+    """The ``gaussian_bound`` check of an estimate (its ``stderr``, its interval's ``df``) and how
+    far its interval's upper end rises to the bound's upper limit (``MIResult.ci_above``; 0 where
+    no bound applies or the interval reaches that far)."""
+    above = reach_to_bound(estimate, stderr, df, reference.mi, reference.stderr) if bound_applies(reference) else 0.0
+    return gaussian_bound_check(reference, estimate, stderr, readout), above
 
 
 def gaussian_bound_check(reference: Any, estimate: float, stderr: float, readout: str = "plugin") -> Check:

@@ -32,11 +32,11 @@ from ._validation import (
 from .critics import ACTIVATIONS, CRITICS, DEFAULT_CRITIC, INITIAL_LOG_SCALE, FiniteSupportCritic, StackedCritic, make_critic
 from .encoding import fit_encoder
 from .diagnostics import (
-    bound_applies, calibration_check, constant_check, data_checks, determined_check, fold_agreement_check, gaussian_bound_check, gaussian_reference,
+    calibration_check, constant_check, data_checks, determined_check, fold_agreement_check, gaussian_reference, held_to_bound,
     monotone_column_pairs, offset_check, permutation_pvalue, permuted_log_ratios, product_pairs,
     training_checks,
 )
-from .intervals import CI_BOUND, CI_CLIPPED, describe_interval, offset_reading, pool_folds, reach_to_bound, satterthwaite_df
+from .intervals import CI_BOUND, CI_CLIPPED, describe_interval, offset_reading, pool_folds, satterthwaite_df
 from .objectives.bounds import SMILE_TAU
 from .preprocessing import MARGINALS, fit_on_sample, marginal_transform, not_finite_after_map, release_pages, transform_in_chunks
 from .objectives.contrastive import resolve_k
@@ -458,8 +458,7 @@ class MIEstimator(BaseEstimator):
         # Checks of the data that need no critic, run before training.
         before = [determined_check(monotone_column_pairs(x_array, y_array), column_names), constant]
         # The Gaussian-copula lower bound, judged against the estimate once it exists.
-        reference = gaussian_reference(x_array, y_array) if z_array is None else \
-            "conditional MI: the Gaussian-copula reading bounds I(X;Y) only."
+        reference = gaussian_reference(x_array, y_array, conditional=z_array is not None)
         splits = self._splits(x_array.shape[0])
         n_train = min(split.train.size for split in splits)
         if self.batch_size is not None and self.batch_size > n_train:
@@ -845,10 +844,9 @@ class MIEstimator(BaseEstimator):
         checks.append(offset_check(offset_disagreement, pooled.stderr, mi, applied=reads_refitted))
         tuple_size = resolve_k(batch_size, resolved["loss_params"].get("nu", 0.0), resolved["loss_params"].get("k")) if readout == "infonce" else batch_size
         checks += data_checks(x.shape[0], n_used, dim_total, mi, readout, tuple_size, before)
-        bound_check = gaussian_bound_check(reference, mi, stderr, readout)
-        checks.append(bound_check)
         # Where the lower bound applies, the interval's upper end is at least the bound's upper limit.
-        ci_above = reach_to_bound(mi, stderr, ci_df, reference.mi, reference.stderr) if bound_applies(reference) else 0.0
+        bound_check, ci_above = held_to_bound(reference, mi, stderr, ci_df, readout)
+        checks.append(bound_check)
         for check in checks:
             diagnostics[check.name] = check
         # Permuting y is a test of X independent of Y only; it does not preserve Y | Z, so a
@@ -1037,11 +1035,8 @@ class MIEstimator(BaseEstimator):
             values = heldout_readout(self.critics_[0], *tensors, self.readout_, offset, self.batch_size_, self.readout_params_).values
         pooled = pool_folds([values])
         # These pairs are held to their own Gaussian-copula lower bound, as in fit.
-        reference = gaussian_reference(x_array, y_array) if z_array is None else \
-            "conditional MI: the Gaussian-copula reading bounds I(X;Y) only."
-        bound_check = gaussian_bound_check(reference, pooled.estimate, pooled.stderr, self.readout_)
-        ci_above = (reach_to_bound(pooled.estimate, pooled.stderr, math.inf, reference.mi, reference.stderr)
-                    if bound_applies(reference) else 0.0)
+        reference = gaussian_reference(x_array, y_array, conditional=z_array is not None)
+        bound_check, ci_above = held_to_bound(reference, pooled.estimate, pooled.stderr, math.inf, self.readout_)
         return MIResult(
             mi=pooled.estimate, stderr=pooled.stderr,
             n_train=self.n_train_,
