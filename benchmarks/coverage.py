@@ -236,6 +236,8 @@ def run_cell(cell: dict[str, Any], params: dict[str, Any], cells_dir: str) -> di
             # D's own sampling error (the refits' sandwich): how much of D is noise of the refit.
             "offset_disagreement_stderr": _finite(result.info.get("offset_disagreement_stderr")),
             "estimate_trained_offset": _finite(result.info.get("estimate_trained_offset", result.mi)),
+            # How far the upper end was raised to the Gaussian-copula bound's upper limit (0: not raised).
+            "ci_above": _finite(result.ci_above),
             "check_values": {name: _finite(check.value) for name, check in result.diagnostics.items()},
             "check_status": {name: check.status for name, check in result.diagnostics.items()},
             "params": {name: repr(value) for name, value in sorted(params.items())},
