@@ -176,7 +176,7 @@ def test_quick_run_writes_cells_and_a_rerun_skips_them(tmp_path):
 
     # Each cell says which code produced it, and keeps what the reading rules need.
     assert cell["code"] == code_version() and cell["code"].startswith(anchormi.__version__)
-    assert "offset_disagreement" in cell and "offset_disagreement_stderr" in cell and "calibration" in cell["check_values"] and cell["ci_above"] >= 0.0
+    assert "offset_disagreement" in cell and "offset_disagreement_stderr" in cell and "calibration" in cell["check_values"] and "ci_above" in cell
     for name in ("summary.md", "summary.csv", "estimate_vs_truth.png", "coverage_by_level.png"):
         assert (folder / name).exists()
     summary = (folder / "summary.md").read_text()
