@@ -193,16 +193,25 @@ def _tied_spaces(counted: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str,
     return tied
 
 
-def _gaussian_log_density(centred: np.ndarray, covariance: np.ndarray) -> np.ndarray:
+def _checked_logdet(covariance: np.ndarray) -> float:
+    """log det of a sample covariance; ValueError when it is singular (collinear columns)."""
     sign, logdet = np.linalg.slogdet(covariance)
     if sign <= 0 or not np.isfinite(logdet):
         raise ValueError(
             "the sample covariance is singular (collinear columns); the Gaussian MI is infinite or undefined. "
             "Remove duplicated or linearly dependent columns."
         )
-    solved = np.linalg.solve(covariance, centred.T).T
+    return float(logdet)
+
+
+def _quadratic_forms(centred: np.ndarray, covariance: np.ndarray) -> np.ndarray:
+    """c_i' covariance^-1 c_i for every row c_i of ``centred``. Shape: (n, d), (d, d) -> (n,)."""
+    return (centred * np.linalg.solve(covariance, centred.T).T).sum(axis=1)
+
+
+def _gaussian_log_density(centred: np.ndarray, covariance: np.ndarray) -> np.ndarray:
     dim = covariance.shape[0]
-    return -0.5 * (dim * np.log(2 * np.pi) + logdet + (centred * solved).sum(axis=1))
+    return -0.5 * (dim * np.log(2 * np.pi) + _checked_logdet(covariance) + _quadratic_forms(centred, covariance))
 
 
 def gaussian(x, y) -> MIResult:
@@ -297,10 +306,13 @@ def mardia_kurtosis_z(scores: np.ndarray) -> float:
     Near 0 for multivariate normal rows; heavy joint tails (Student-t) make it large, clusters and
     ties (images, counts) far from 0 either way. Shape: (n, d) with n > d + 1.
     """
-    n, dim = scores.shape
     centred = scores - scores.mean(axis=0)
-    covariance = centred.T @ centred / n
-    distances = (centred * np.linalg.solve(covariance, centred.T).T).sum(axis=1)
+    return _mardia_z(_quadratic_forms(centred, centred.T @ centred / scores.shape[0]), scores.shape[1])
+
+
+def _mardia_z(distances: np.ndarray, dim: int) -> float:
+    """:func:`mardia_kurtosis_z` from the rows' distances c_i' S^-1 c_i (S with divisor n)."""
+    n = distances.size
     mean = dim * (dim + 2) * (n - 1) / (n + 1)
     return float(((distances**2).mean() - mean) / np.sqrt(8.0 * dim * (dim + 2) / n))
 
@@ -349,20 +361,22 @@ def gaussian_copula(x, y) -> MIResult:
             )
         joint = np.hstack([x_scores, y_scores])
         centred = joint - joint.mean(axis=0)
+        # Divisor n - 1, so that the bias formula applies as written.
         covariance = centred.T @ centred / (n - 1)
-        terms = (
-            _gaussian_log_density(centred, covariance)
-            - _gaussian_log_density(centred[:, :dim_x], covariance[:dim_x, :dim_x])
-            - _gaussian_log_density(centred[:, dim_x:], covariance[dim_x:, dim_x:])
-        )
-        # The per-sample terms average to the closed form up to the divisor (n - 1 here, so the
-        # bias formula applies as written): the closed form itself, then its bias removed.
-        logdet = lambda block: np.linalg.slogdet(block)[1]  # noqa: E731
-        plugin = 0.5 * (logdet(covariance[:dim_x, :dim_x]) + logdet(covariance[dim_x:, dim_x:]) - logdet(covariance))
+        # The joint block, then x's and y's: one log-determinant and one solve each.
+        blocks = [(covariance, centred), (covariance[:dim_x, :dim_x], centred[:, :dim_x]),
+                  (covariance[dim_x:, dim_x:], centred[:, dim_x:])]
+        logdets = [_checked_logdet(block) for block, _ in blocks]
+        forms = [_quadratic_forms(rows, block) for block, rows in blocks]
+        plugin = 0.5 * (logdets[1] + logdets[2] - logdets[0])
         bias = 0.5 * (_logdet_bias(dim_x, n) + _logdet_bias(dim_y, n) - _logdet_bias(dim, n))
         estimate = float(plugin - bias)
+        # Each row's log ratio of the fitted Gaussians is plugin + (q_x + q_y - q) / 2, whose mean
+        # is the plug-in itself: its spread is that of the quadratic forms.
+        terms = 0.5 * (forms[1] + forms[2] - forms[0])
         stderr = float(np.sqrt(terms.var(ddof=1) / n + dim_x * dim_y / (2.0 * n * n)))
-        z_x, z_y = mardia_kurtosis_z(x_scores), mardia_kurtosis_z(y_scores)
+        # Mardia's distances use the divisor-n covariance: the same forms times n / (n - 1).
+        z_x, z_y = _mardia_z(forms[1] * n / (n - 1), dim_x), _mardia_z(forms[2] * n / (n - 1), dim_y)
         few_x, few_y = few_valued_columns(x_scores), few_valued_columns(y_scores)
         info = {"plugin": float(plugin), "bias_correction": float(bias), "kurtosis_z_x": z_x, "kurtosis_z_y": z_y,
                 "few_valued_x": few_x, "few_valued_y": few_y,
