@@ -199,7 +199,7 @@ def reach_to_bound(estimate: float, stderr: float, df: float, bound: float, boun
     copula), and the critic that produced it read low. The upper end is moved up to hold L's
     interval; nothing else moves: the estimate stays the critic's reading.
     """
-    upper = bound + float(scipy.stats.norm.ppf(0.5 + level / 2)) * bound_stderr
+    upper = bound + critical_value(float("inf"), level) * bound_stderr
     return max(0.0, float(upper - t_interval(estimate, stderr, df, level)[1]))
 
 
