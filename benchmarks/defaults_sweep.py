@@ -132,6 +132,13 @@ GRIDS = {
     "probe_small": [("gaussian", 100, 4.0, 5_000), ("gaussian", 50, 2.0, 2_000), ("gaussian", 20, 6.0, 5_000),
                     ("gaussian", 5, 2.0, 1_000), ("gaussian", 3, 0.5, 1_000), ("gaussian", 1, 1.0, 500),
                     ("cubic", 10, 4.0, 2_000), ("student_t", 5, 2.0, 2_000)],
+    # Probe (2026-12-01; nothing chosen on it): maps that mix coordinates, which the per-column
+    # normal scores cannot undo: the spiral (each point turned in a plane by 0.5 |v|^2 radians) of
+    # a Gaussian pair, and a half-cube warp followed by a random rotation, at N = 20,000.
+    "probe_mixing": [("spiral", 3, 2.0, 20_000), ("spiral", 3, 6.0, 20_000), ("spiral", 5, 4.0, 20_000),
+                     ("spiral", 5, 8.0, 20_000), ("rotated_half_cube", 5, 2.0, 20_000),
+                     ("rotated_half_cube", 5, 6.0, 20_000), ("rotated_half_cube", 10, 4.0, 20_000),
+                     ("rotated_half_cube", 10, 8.0, 20_000)],
     "small": [
         ("gaussian", 1, 1.0, 500), ("gaussian", 5, 2.0, 500), ("gaussian", 5, 2.0, 5_000),
         ("gaussian", 100, 4.0, 5_000), ("gaussian", 1, 1.0, 100_000), ("cubic", 5, 2.0, 5_000),
@@ -147,6 +154,10 @@ def task_for(family: str, dim: int, mi: float):
         # Three degrees of freedom (two for student_t2); at the tail part of the MI alone, rho = 0.
         dof = 2 if family == "student_t2" else 3
         return ami.tasks.student_t(dim_x=dim, dim_y=dim, dof=dof, rho=ami.tasks.paired_rho_for_mi(mi, dim, dof))
+    if family == "spiral":
+        return ami.tasks.spiral(ami.tasks.gaussian(dim=dim, mi=mi))
+    if family == "rotated_half_cube":
+        return ami.tasks.rotated(ami.tasks.half_cube(ami.tasks.gaussian(dim=dim, mi=mi)))
     if family == "latent":
         return ami.tasks.latent_pair(dim_x=dim, dim_y=dim, latent_dim=8, mi=mi, warp="cubic")
     return ami.tasks.get(family, dim=dim, mi=mi)

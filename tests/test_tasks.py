@@ -18,7 +18,7 @@ from scipy.stats import multivariate_normal
 import anchormi.tasks as tasks
 from anchormi.tasks.digits import load_class_images
 from anchormi.tasks.interface import Task
-from anchormi.tasks.transforms import half_cube_inverse
+from anchormi.tasks.transforms import half_cube_inverse, spiral_inverse
 
 N_STDERR = 4.0
 
@@ -208,6 +208,44 @@ def test_transform_keeps_mi_and_is_invertible_on_samples(wrap, prefix, inverse):
         np.testing.assert_allclose(inverse(mapped), original, rtol=1e-9, atol=1e-9)
 
 
+def test_spiral_turns_each_point_by_its_squared_norm_and_inverts():
+    base = tasks.gaussian(dim=4, mi=2.0)
+    wrapped = tasks.spiral(base)
+    assert wrapped.mi == base.mi and wrapped.name == "spiral-gaussian-d4-mi2"
+    assert tasks.spiral(base, speed=0.25).name == "spiral-gaussian-d4-mi2-v0.25"
+    x_base, y_base = base.sample(4_000, seed=3)
+    x_wrapped, y_wrapped = wrapped.sample(4_000, seed=3)
+    for original, mapped in ((x_base, x_wrapped), (y_base, y_wrapped)):
+        # A rotation of the first two coordinates: norms and the other coordinates are kept ...
+        np.testing.assert_allclose(np.linalg.norm(mapped, axis=1), np.linalg.norm(original, axis=1), rtol=1e-12)
+        np.testing.assert_array_equal(mapped[:, 2:], original[:, 2:])
+        # ... by the angle 0.5 |v|^2, so rotating back recovers the base sample (one-to-one).
+        angle = 0.5 * np.sum(original**2, axis=1)
+        turned = np.arctan2(mapped[:, 1], mapped[:, 0]) - np.arctan2(original[:, 1], original[:, 0])
+        np.testing.assert_allclose(np.angle(np.exp(1j * (turned - angle))), 0.0, atol=1e-9)
+        np.testing.assert_allclose(spiral_inverse(mapped, 0.5), original, rtol=1e-9, atol=1e-9)
+    # It mixes coordinates: no per-column monotone map relates the mapped and base first columns.
+    assert abs(stats.spearmanr(x_wrapped[:, 0], x_base[:, 0])[0]) < 0.5
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        tasks.spiral(tasks.gaussian(dim=1, mi=1.0))
+    with pytest.raises(ValueError, match="speed="):
+        tasks.spiral(base, speed=0.0)
+
+
+def test_rotated_applies_fixed_orthogonal_matrices():
+    base = tasks.half_cube(tasks.gaussian(dim=3, mi=1.5))
+    wrapped = tasks.rotated(base)
+    assert wrapped.mi == base.mi and wrapped.name == "rotated-half-cube-gaussian-d3-mi1.5"
+    assert tasks.rotated(base, seed=4).name.endswith("-r4")
+    for rotation in (wrapped.rotation_x, wrapped.rotation_y):
+        np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-12)
+    assert not np.allclose(wrapped.rotation_x, tasks.rotated(base, seed=4).rotation_x)
+    x_base, y_base = base.sample(1_000, seed=5)
+    x_wrapped, y_wrapped = wrapped.sample(1_000, seed=5)
+    np.testing.assert_allclose(x_wrapped @ wrapped.rotation_x, x_base, atol=1e-9)
+    np.testing.assert_allclose(y_wrapped @ wrapped.rotation_y, y_base, atol=1e-9)
+
+
 def test_normal_cdf_refuses_saturated_samples():
     heavy_tailed = tasks.normal_cdf(tasks.student_t(dim_x=1, dim_y=1, dof=1.0, rho=0.5))
     with pytest.raises(RuntimeError, match="one-to-one"):
@@ -364,6 +402,8 @@ EVERY_FAMILY = [
     tasks.half_cube(tasks.gaussian(dim=2, mi=1.0)),
     tasks.asinh(tasks.student_t(dim_x=1, dim_y=1, dof=2.0)),
     tasks.normal_cdf(tasks.gaussian(dim=2, mi=1.0)),
+    tasks.spiral(tasks.gaussian(dim=2, mi=1.0)),
+    tasks.rotated(tasks.half_cube(tasks.gaussian(dim=2, mi=1.0))),
     tasks.latent_pair(dim_x=3, dim_y=2, latent_dim=2),
 ]
 
@@ -418,10 +458,11 @@ def test_custom_staircase():
 
 def test_registry_lists_and_builds_every_family():
     descriptions = tasks.available()
-    assert {"gaussian", "cubic", "student-t", "digits", "latent-pair", "half-cube", "asinh", "normal-cdf"} <= set(descriptions)
+    wrappers = ("half-cube", "asinh", "normal-cdf", "spiral", "rotated")
+    assert {"gaussian", "cubic", "student-t", "digits", "latent-pair", *wrappers} <= set(descriptions)
     assert all(isinstance(text, str) and text for text in descriptions.values())
     for name in descriptions:
-        kwargs = {"base": "gaussian", "dim": 2, "mi": 1.0} if name in ("half-cube", "asinh", "normal-cdf") else {}
+        kwargs = {"base": "gaussian", "dim": 2, "mi": 1.0} if name in wrappers else {}
         task = tasks.get(name, **kwargs)
         assert isinstance(task, Task)
         x, y = task.sample(3, seed=0)

@@ -6,8 +6,9 @@
     >>> task.mi, task.bits, task.name        # (6.0, 8.656..., 'gaussian-d20-mi6')
 
 Families: gaussian, cubic, student_t, digits, latent_pair (with exact pointwise MI), class_label and
-discrete_table (discrete variables); MI-preserving wrappers half_cube, asinh, normal_cdf and
-transformed; the staircase schedule; the registry available() / get().
+discrete_table (discrete variables); MI-preserving wrappers half_cube, asinh, normal_cdf (per
+coordinate), spiral and rotated (mixing coordinates) and transformed; the staircase schedule; the
+registry available() / get().
 
 Conditional tasks sample triples (x, y, z) with exact I(X; Y | Z) (``task.cmi``) and I(X; Y):
 conditional_gaussian, chain (CMI 0), collider (MI 0), each with warp="monotone" for non-Gaussian
@@ -26,7 +27,7 @@ from .latent_pair import LatentPairTask, latent_pair
 from .registry import available, available_conditional, get, get_conditional
 from .staircase import Staircase, staircase
 from .student_t import StudentTTask, paired_rho_for_mi, student_t, student_t_mi_correction
-from .transforms import TransformedTask, asinh, half_cube, normal_cdf, transformed
+from .transforms import TransformedTask, asinh, half_cube, normal_cdf, rotated, spiral, transformed
 
 __all__ = [
     "Task",
@@ -46,6 +47,8 @@ __all__ = [
     "half_cube",
     "asinh",
     "normal_cdf",
+    "spiral",
+    "rotated",
     "transformed",
     "staircase",
     "available",

@@ -34,6 +34,7 @@ import numpy as np
 
 from ._arguments import check_positive_int, check_positive_real, format_number
 from .interface import Task, _as_generator
+from .transforms import random_rotation
 
 ArrayMap = Callable[[np.ndarray], np.ndarray]
 WARPS = ("none", "monotone")
@@ -240,10 +241,7 @@ class GaussianConditionalTask(ConditionalTask):
 def random_mixing(dim: int, rng: np.random.Generator) -> np.ndarray:
     """A random invertible (dim, dim) matrix Q diag(s): Q orthogonal, s in [e^-0.5, e^0.5], so its
     condition number is at most e and the mixed covariance stays well conditioned."""
-    gaussian = rng.standard_normal((dim, dim))
-    q, r = np.linalg.qr(gaussian)
-    q = q * np.where(np.diag(r) < 0, -1.0, 1.0)
-    return q * np.exp(rng.uniform(-0.5, 0.5, size=dim))
+    return random_rotation(dim, rng) * np.exp(rng.uniform(-0.5, 0.5, size=dim))
 
 
 def _mixed(canonical: np.ndarray, dims: tuple[int, int, int], seed: int) -> np.ndarray:

@@ -23,6 +23,7 @@ import numpy as np
 
 from ._arguments import check_positive_int, check_positive_real, format_number
 from .interface import Task, _as_generator
+from .transforms import random_rotation
 
 WARPS = ("cubic", "none")
 
@@ -55,8 +56,8 @@ class LatentPairTask(Task):
         # Per coordinate, -1/2 log(1 - rho^2) = mi / k.
         self.rho = math.sqrt(-math.expm1(-2.0 * mi / latent_dim))
         rng = np.random.default_rng(seed)  # the task (its rotations), not the samples
-        self.rotation_x = _random_rotation(dim_x, rng)
-        self.rotation_y = _random_rotation(dim_y, rng)
+        self.rotation_x = random_rotation(dim_x, rng)
+        self.rotation_y = random_rotation(dim_y, rng)
 
     def _sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         k = self.latent_dim
@@ -91,11 +92,6 @@ class LatentPairTask(Task):
     def __repr__(self) -> str:
         return (f"LatentPairTask(dim_x={self.dim_x}, dim_y={self.dim_y}, latent_dim={self.latent_dim}, "
                 f"mi={self.mi:g} nats, warp={self.warp!r})")
-
-
-def _random_rotation(dim: int, rng: np.random.Generator) -> np.ndarray:
-    q, r = np.linalg.qr(rng.standard_normal((dim, dim)))
-    return q * np.sign(np.diag(r))  # Haar-distributed orthogonal matrix
 
 
 def latent_pair(dim_x: int = 10, dim_y: int = 10, latent_dim: int = 4, mi: float = 2.0,

@@ -11,7 +11,7 @@ from .gaussian import cubic, gaussian
 from .interface import Task
 from .latent_pair import latent_pair
 from .student_t import student_t
-from .transforms import asinh, half_cube, normal_cdf
+from .transforms import asinh, half_cube, normal_cdf, rotated, spiral
 
 
 class TaskFamily(NamedTuple):
@@ -47,6 +47,10 @@ _FAMILIES: dict[str, TaskFamily] = {
     "half-cube": TaskFamily(half_cube, "base task with x, y -> sign |.|^1.5 (base, base kwargs)", True),
     "asinh": TaskFamily(asinh, "base task with x, y -> asinh (base, base kwargs)", True),
     "normal-cdf": TaskFamily(normal_cdf, "base task with x, y -> standard normal CDF (base, base kwargs)", True),
+    "spiral": TaskFamily(
+        spiral, "base task with x, y rotated in a plane by 0.5 |.|^2 radians, mixing coordinates (base, base kwargs)", True
+    ),
+    "rotated": TaskFamily(rotated, "base task with x, y times fixed random orthogonal matrices (base, base kwargs)", True),
 }
 
 

@@ -2,7 +2,11 @@
 
 Mutual information is invariant under injective (one-to-one) measurable maps of x and of y
 separately, so a wrapped task keeps the base task's exact MI while its marginals stop being
-Gaussian. Each built-in map is strictly increasing per coordinate, hence one-to-one on R.
+Gaussian. half_cube, asinh and normal_cdf are strictly increasing per coordinate, hence one-to-one
+on R; a per-column rank map (the normal scores an estimator may apply first) undoes them. spiral
+and rotated mix coordinates, which no per-column map undoes: spiral rotates each point by an angle
+that grows with its squared norm (the "spiral" diffeomorphism of Czyz et al., NeurIPS 2023), rotated
+applies a fixed random orthogonal matrix (after a warp, e.g. ``rotated(half_cube(task))``).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Callable
 import numpy as np
 from scipy import special
 
+from ._arguments import check_positive_real, format_number
 from .interface import Task
 
 ArrayMap = Callable[[np.ndarray], np.ndarray]
@@ -39,6 +44,34 @@ def normal_cdf_map(values: np.ndarray) -> np.ndarray:
     below that; :class:`TransformedTask` refuses samples where that happened.
     """
     return special.ndtr(values)
+
+
+def spiral_map(values: np.ndarray, speed: float) -> np.ndarray:
+    """Rotate each row in the plane of its first two coordinates by ``speed * |row|^2`` radians.
+
+    The rotation keeps the norm, so rotating back by the same angle inverts it
+    (:func:`spiral_inverse`): one-to-one on R^d for d >= 2. Same shape as ``values``.
+    """
+    return _plane_rotation(values, speed * np.sum(values**2, axis=1))
+
+
+def spiral_inverse(values: np.ndarray, speed: float) -> np.ndarray:
+    """Inverse of :func:`spiral_map` (the norm, hence the angle, is unchanged by it)."""
+    return _plane_rotation(values, -speed * np.sum(values**2, axis=1))
+
+
+def _plane_rotation(values: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    cos, sin = np.cos(angle), np.sin(angle)
+    rotated = np.array(values, dtype=np.float64, copy=True)
+    rotated[:, 0] = cos * values[:, 0] - sin * values[:, 1]
+    rotated[:, 1] = sin * values[:, 0] + cos * values[:, 1]
+    return rotated
+
+
+def random_rotation(dim: int, rng: np.random.Generator) -> np.ndarray:
+    """A (dim, dim) orthogonal matrix drawn from the Haar measure."""
+    q, r = np.linalg.qr(rng.standard_normal((dim, dim)))
+    return q * np.sign(np.diag(r))
 
 
 class TransformedTask(Task):
@@ -140,3 +173,53 @@ def normal_cdf(task: Task) -> TransformedTask:
     """
     _check_task(task)
     return TransformedTask(task, normal_cdf_map, normal_cdf_map, f"normal-cdf-{task.name}", check_saturation=True)
+
+
+def spiral(task: Task, speed: float = 0.5) -> TransformedTask:
+    """x -> spiral(x) and y -> spiral(y); MI unchanged. Name: ``"spiral-" + task.name`` (with
+    ``"-v" + speed`` when the speed is not 0.5).
+
+    Each point is rotated in the plane of its first two coordinates by ``speed * |v|^2`` radians
+    (:func:`spiral_map`), a smooth one-to-one map that mixes those coordinates differently at each
+    radius, so a per-column rank transform cannot undo it. On a base whose x and y are
+    spherically symmetric (``gaussian``), the marginals are unchanged; only the dependence twists.
+
+    Args:
+        task: the base task; x and y need at least 2 dimensions each.
+        speed: radians per unit of squared norm (> 0); 0.5 turns a typical 5-dimensional
+            Gaussian point by about 2.5 radians.
+    """
+    _check_task(task)
+    speed = check_positive_real(speed, "speed", "the spiral's radians per unit squared norm", "speed=0.5")
+    if min(task.dim_x, task.dim_y) < 2:
+        raise ValueError(
+            f"spiral needs x and y of at least 2 dimensions (it rotates a plane); {task.name!r} has "
+            f"dim_x={task.dim_x}, dim_y={task.dim_y}. Use a base task with dim >= 2."
+        )
+    suffix = "" if speed == 0.5 else f"-v{format_number(speed)}"
+    return TransformedTask(
+        task, lambda v: spiral_map(v, speed), lambda v: spiral_map(v, speed), f"spiral-{task.name}{suffix}"
+    )
+
+
+def rotated(task: Task, seed: int = 0) -> TransformedTask:
+    """x -> Q_x x and y -> Q_y y with fixed random orthogonal matrices; MI unchanged.
+
+    Name: ``"rotated-" + task.name`` (with ``"-r" + seed`` when the seed is not 0). A rotation
+    alone keeps a Gaussian Gaussian; after a per-coordinate warp it mixes warped columns, so the
+    marginals are no longer a per-column warp of a Gaussian (e.g. ``rotated(half_cube(task))``).
+    ``rotation_x`` and ``rotation_y`` hold Q_x and Q_y.
+
+    Args:
+        task: the base task.
+        seed: fixes the rotations (the task), not the samples.
+    """
+    _check_task(task)
+    rng = np.random.default_rng(seed)
+    rotation_x, rotation_y = random_rotation(task.dim_x, rng), random_rotation(task.dim_y, rng)
+    suffix = "" if seed == 0 else f"-r{seed}"
+    wrapped = TransformedTask(
+        task, lambda v: v @ rotation_x.T, lambda v: v @ rotation_y.T, f"rotated-{task.name}{suffix}"
+    )
+    wrapped.rotation_x, wrapped.rotation_y = rotation_x, rotation_y
+    return wrapped
