@@ -91,6 +91,8 @@ CONFIGS = {
     # Early stopping that ends runs: half the default patience (500 steps per plateau, so a run
     # stops 2,500 steps after its last improvement instead of 5,000; the lr halves sooner too).
     "patience500": {"patience": 500},
+    # A third hidden layer (probe_mixing: coordinate-mixing maps, measured and not adopted).
+    "h128x3": {"hidden": (128, 128, 128)},
 }
 
 GRIDS = {
@@ -139,6 +141,11 @@ GRIDS = {
                      ("spiral", 5, 8.0, 20_000), ("rotated_half_cube", 5, 2.0, 20_000),
                      ("rotated_half_cube", 5, 6.0, 20_000), ("rotated_half_cube", 10, 4.0, 20_000),
                      ("rotated_half_cube", 10, 8.0, 20_000)],
+    # Probe (2026-12-01; nothing chosen on it): Student-t with other degrees of freedom than the
+    # report's 3: one (Cauchy tails) and five, at N = 20,000.
+    "probe_dof": [("student_t1", 2, 2.0, 20_000), ("student_t1", 5, 4.0, 20_000), ("student_t1", 5, 8.0, 20_000),
+                  ("student_t1", 10, 6.0, 20_000), ("student_t5", 5, 2.0, 20_000), ("student_t5", 5, 6.0, 20_000),
+                  ("student_t5", 10, 4.0, 20_000), ("student_t5", 10, 8.0, 20_000)],
     "small": [
         ("gaussian", 1, 1.0, 500), ("gaussian", 5, 2.0, 500), ("gaussian", 5, 2.0, 5_000),
         ("gaussian", 100, 4.0, 5_000), ("gaussian", 1, 1.0, 100_000), ("cubic", 5, 2.0, 5_000),
@@ -150,9 +157,10 @@ def task_for(family: str, dim: int, mi: float):
     """The task of one grid cell (``dim`` is k for digits)."""
     if family == "digits":
         return ami.tasks.digits(k=dim)
-    if family in ("student_t", "student_t2"):
-        # Three degrees of freedom (two for student_t2); at the tail part of the MI alone, rho = 0.
-        dof = 2 if family == "student_t2" else 3
+    if family.startswith("student_t"):
+        # Three degrees of freedom, or the number after the name ("student_t2": two); at the tail
+        # part of the MI alone, rho = 0.
+        dof = int(family[len("student_t"):] or 3)
         return ami.tasks.student_t(dim_x=dim, dim_y=dim, dof=dof, rho=ami.tasks.paired_rho_for_mi(mi, dim, dof))
     if family == "spiral":
         return ami.tasks.spiral(ami.tasks.gaussian(dim=dim, mi=mi))
