@@ -205,6 +205,8 @@ def run(grid: str, configs: list[str], out: str, seeds: list[int]) -> pd.DataFra
                     # pairs carry that mean (Pareto tail shape above 0.7).
                     "calibration": result.diagnostics["calibration"].value if "calibration" in result.diagnostics else math.nan,
                     "calibration_status": result.diagnostics["calibration"].status if "calibration" in result.diagnostics else "",
+                    # The checks that warned, by name (";"-separated; empty when none did).
+                    "warnings": ";".join(name for name, check in result.diagnostics.items() if check.status == "warn"),
                     "seconds": time.perf_counter() - started,
                 })
                 atomic_write_table(out, pd.DataFrame(rows))
