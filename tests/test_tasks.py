@@ -244,6 +244,8 @@ def test_rotated_applies_fixed_orthogonal_matrices():
     x_wrapped, y_wrapped = wrapped.sample(1_000, seed=5)
     np.testing.assert_allclose(x_wrapped @ wrapped.rotation_x, x_base, atol=1e-9)
     np.testing.assert_allclose(y_wrapped @ wrapped.rotation_y, y_base, atol=1e-9)
+    with pytest.raises(ValueError, match="seed="):
+        tasks.rotated(base, seed=-1)
 
 
 def test_normal_cdf_refuses_saturated_samples():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any
 
 from .._validation import check_positive_int as _check_positive_int
@@ -24,6 +24,13 @@ def check_positive_real(value: Any, argument: str, meaning: str, example: str) -
     raise ValueError(
         f"{argument}={value!r} is invalid: {meaning} must be a finite number > 0; pass e.g. {example}."
     )
+
+
+def check_seed(value: Any, meaning: str) -> int:
+    """Return ``value`` as an int if it is an integer >= 0 (a seed that fixes a task), else raise ValueError."""
+    if isinstance(value, Integral) and not isinstance(value, bool) and value >= 0:
+        return int(value)
+    raise ValueError(f"seed={value!r} is invalid: {meaning} must be an integer >= 0, e.g. seed=0.")
 
 
 def format_number(value: float) -> str:

@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._arguments import check_positive_int, check_positive_real, format_number
+from ._arguments import check_positive_int, check_positive_real, check_seed, format_number
 from .interface import Task, _as_generator
 from .transforms import random_rotation
 
@@ -338,12 +338,6 @@ def _check_nonnegative(value: Any, argument: str, example: str) -> float:
     raise ValueError(f"{argument}={value!r} is invalid: the information in nats must be a finite number >= 0; pass e.g. {example}.")
 
 
-def _check_seed(seed: Any) -> int:
-    if isinstance(seed, Integral) and not isinstance(seed, bool) and seed >= 0:
-        return int(seed)
-    raise ValueError(f"seed={seed!r} is invalid: the task's covariance seed must be an integer >= 0, e.g. seed=0.")
-
-
 def _finish(task: GaussianConditionalTask, warp: str) -> ConditionalTask:
     if warp not in WARPS:
         raise ValueError(f"warp={warp!r} is invalid; pass 'none' (Gaussian) or 'monotone' (x^3, sinh y, z + 0.3 z^3).")
@@ -369,7 +363,7 @@ def conditional_gaussian(dim_x: int = 5, dim_y: int = 5, dim_z: int = 5, cmi: fl
     """
     dims = _dims(dim_x, dim_y, dim_z)
     cmi = _check_nonnegative(cmi, "cmi", "cmi=1.0")
-    seed = _check_seed(seed)
+    seed = check_seed(seed, "the task's covariance seed")
     dim_x, dim_y, dim_z = dims
     x_index, y_index, z_index = _pair_indices(dims)
     rng = np.random.default_rng([seed, 3])
@@ -405,7 +399,7 @@ def chain(dim_x: int = 5, dim_y: int = 5, dim_z: int = 5, mi: float = 1.0, seed:
     """
     dims = _dims(dim_x, dim_y, dim_z)
     mi = check_positive_real(mi, "mi", "the mutual information in nats", "mi=1.0")
-    seed = _check_seed(seed)
+    seed = check_seed(seed, "the task's covariance seed")
     dim_x, dim_y, dim_z = dims
     x_index, y_index, z_index = _pair_indices(dims)
     linked = min(dims)
@@ -438,7 +432,7 @@ def collider(dim_x: int = 5, dim_y: int = 5, dim_z: int = 5, cmi: float = 1.0, s
     """
     dims = _dims(dim_x, dim_y, dim_z)
     cmi = check_positive_real(cmi, "cmi", "the conditional mutual information in nats", "cmi=1.0")
-    seed = _check_seed(seed)
+    seed = check_seed(seed, "the task's covariance seed")
     dim_x, dim_y, dim_z = dims
     x_index, y_index, z_index = _pair_indices(dims)
     linked = min(dims)

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from ._arguments import check_positive_int, check_positive_real, format_number
+from ._arguments import check_positive_int, check_positive_real, check_seed, format_number
 from .interface import Task, _as_generator
 from .transforms import random_rotation
 
@@ -55,7 +55,7 @@ class LatentPairTask(Task):
         self.latent_dim, self.warp = latent_dim, warp
         # Per coordinate, -1/2 log(1 - rho^2) = mi / k.
         self.rho = math.sqrt(-math.expm1(-2.0 * mi / latent_dim))
-        rng = np.random.default_rng(seed)  # the task (its rotations), not the samples
+        rng = np.random.default_rng(check_seed(seed, "the seed of the rotations"))  # the task, not the samples
         self.rotation_x = random_rotation(dim_x, rng)
         self.rotation_y = random_rotation(dim_y, rng)
 

@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 from scipy import special
 
-from ._arguments import check_positive_real, format_number
+from ._arguments import check_positive_real, check_seed, format_number
 from .interface import Task
 
 ArrayMap = Callable[[np.ndarray], np.ndarray]
@@ -215,6 +215,7 @@ def rotated(task: Task, seed: int = 0) -> TransformedTask:
         seed: fixes the rotations (the task), not the samples.
     """
     _check_task(task)
+    seed = check_seed(seed, "the seed of the rotations")
     rng = np.random.default_rng(seed)
     rotation_x, rotation_y = random_rotation(task.dim_x, rng), random_rotation(task.dim_y, rng)
     suffix = "" if seed == 0 else f"-r{seed}"
