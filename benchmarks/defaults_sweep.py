@@ -141,6 +141,11 @@ GRIDS = {
                      ("spiral", 5, 8.0, 20_000), ("rotated_half_cube", 5, 2.0, 20_000),
                      ("rotated_half_cube", 5, 6.0, 20_000), ("rotated_half_cube", 10, 4.0, 20_000),
                      ("rotated_half_cube", 10, 8.0, 20_000)],
+    # Development cells for coordinate-mixing maps (other dimensions and levels than probe_mixing;
+    # seeds 11 and 12), so that a remedy is chosen here and reported on probe_mixing's new seeds.
+    "dev_mixing": [("spiral", 4, 3.0, 20_000), ("spiral", 4, 7.0, 20_000), ("spiral", 6, 5.0, 20_000),
+                   ("rotated_half_cube", 8, 3.0, 20_000), ("rotated_half_cube", 8, 7.0, 20_000),
+                   ("rotated_half_cube", 20, 6.0, 20_000)],
     # Probe (2026-12-01; nothing chosen on it): Student-t with other degrees of freedom than the
     # report's 3: one (Cauchy tails) and five, at N = 20,000.
     "probe_dof": [("student_t1", 2, 2.0, 20_000), ("student_t1", 5, 4.0, 20_000), ("student_t1", 5, 8.0, 20_000),
