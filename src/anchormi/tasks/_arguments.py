@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any
 
-from .._validation import check_positive_int as _check_positive_int
+from .._validation import check_positive_int as _check_positive_int, nonnegative_int
 
 
 def check_positive_int(value: Any, argument: str, meaning: str, example: str) -> int:
@@ -28,7 +28,7 @@ def check_positive_real(value: Any, argument: str, meaning: str, example: str) -
 
 def check_seed(value: Any, meaning: str) -> int:
     """Return ``value`` as an int if it is an integer >= 0 (a seed that fixes a task), else raise ValueError."""
-    if isinstance(value, Integral) and not isinstance(value, bool) and value >= 0:
+    if nonnegative_int(value):
         return int(value)
     raise ValueError(f"seed={value!r} is invalid: {meaning} must be an integer >= 0, e.g. seed=0.")
 
