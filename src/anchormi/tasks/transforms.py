@@ -11,6 +11,7 @@ applies a fixed random orthogonal matrix (after a warp, e.g. ``rotated(half_cube
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import numpy as np
@@ -197,9 +198,8 @@ def spiral(task: Task, speed: float = 0.5) -> TransformedTask:
             f"dim_x={task.dim_x}, dim_y={task.dim_y}. Use a base task with dim >= 2."
         )
     suffix = "" if speed == 0.5 else f"-v{format_number(speed)}"
-    return TransformedTask(
-        task, lambda v: spiral_map(v, speed), lambda v: spiral_map(v, speed), f"spiral-{task.name}{suffix}"
-    )
+    turn = functools.partial(spiral_map, speed=speed)
+    return TransformedTask(task, turn, turn, f"spiral-{task.name}{suffix}")
 
 
 def rotated(task: Task, seed: int = 0) -> TransformedTask:
