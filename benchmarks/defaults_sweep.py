@@ -93,6 +93,10 @@ CONFIGS = {
     "patience500": {"patience": 500},
     # A third hidden layer (probe_mixing: coordinate-mixing maps, measured and not adopted).
     "h128x3": {"hidden": (128, 128, 128)},
+    # Three narrower hidden layers at the default's arithmetic per pair (5·96 + 2·96² + 96·32 =
+    # 22,000 multiply-adds per encoder at d = 5 against 21,100 for (128, 128)): depth for
+    # coordinate-mixing maps without the third layer's cost (dev_mixing, then the other dev grids).
+    "h96x3": {"hidden": (96, 96, 96)},
 }
 
 GRIDS = {
