@@ -4,6 +4,7 @@ on cases where the truth is known exactly (no trained critic needed for the inte
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from scipy import stats
@@ -11,7 +12,8 @@ from scipy import stats
 import anchormi as ami
 from anchormi.critics import SeparableCritic
 from anchormi.diagnostics import (
-    calibration_check, constant_columns, monotone_column_pairs, offset_check, pareto_tail_shape, permutation_pvalue, permuted_log_ratios, product_pairs,
+    calibration_check, constant_columns, late_rise, monotone_column_pairs, offset_check, pareto_tail_shape, permutation_pvalue,
+    permuted_log_ratios, product_pairs, training_checks,
 )
 from anchormi.intervals import confidence_interval, critical_value, offset_reading, pool_folds, satterthwaite_df, t_interval
 from anchormi.recalibration import logistic_offset
@@ -338,6 +340,38 @@ def test_diagnostics_name_their_checks_and_str_prints_warnings():
     assert result.diagnostics["test_pairs"].status == "warn"
     assert result.diagnostics["convergence"].status == "warn"
     assert "warning: test_pairs" in str(result) and "warning: convergence" in str(result)
+    # The convergence check reads what the last quarter of this fit's own history moved, and that
+    # moved by more than the stderr (a 40-step fit is far from settled).
+    rise = late_rise(result.history, result.info["steps_run"])
+    assert result.diagnostics["convergence"].value == pytest.approx(rise) and abs(rise) > result.stderr
+    assert result.folds is None or list(result.folds.late_rise) == pytest.approx([rise])
+
+
+def test_late_rise_reads_the_kept_checkpoints_at_three_quarters_and_at_the_end():
+    # Evaluations every 10 steps of a 100-step run: the loss falls to its lowest at step 60 within
+    # the first three quarters (steps <= 75), and lower still at step 90.
+    history = pd.DataFrame({
+        "step": np.arange(0, 101, 10),
+        "val_loss": [9.0, 5.0, 4.0, 3.5, 3.4, 3.3, 3.2, 3.25, 3.3, 3.1, 3.15],
+        "val_estimate": [0.0, 1.0, 1.5, 1.8, 1.9, 2.0, 2.1, 2.05, 2.0, 2.4, 2.3],
+    })
+    assert late_rise(history, 100) == pytest.approx(2.4 - 2.1)
+    # The same run stopped at step 60: the checkpoint at three quarters (step 40) is not the last one.
+    assert late_rise(history[history.step <= 60], 60) == pytest.approx(2.1 - 1.9)
+    # No validation values (a streaming history) or no evaluation before the last quarter: unknown.
+    assert math.isnan(late_rise(history.assign(val_loss=np.nan), 100))
+    assert math.isnan(late_rise(history[history.step.isin([0, 100])], 100))
+
+
+def test_a_budget_that_ends_while_improving_warns_only_when_the_estimate_still_moved():
+    def convergence(still_improving, rise, stderr=0.1):
+        return {c.name: c for c in training_checks(still_improving, [False, False], ["max_steps"] * 2, rise=rise, stderr=stderr)}["convergence"]
+
+    assert convergence([False, False], 0.5).status == "ok"  # stopped early: converged whatever moved
+    assert convergence([True, False], 0.05).status == "ok"
+    assert convergence([True, False], 0.15).status == "warn" and "+0.150 nats" in convergence([True, False], 0.15).message
+    assert convergence([True, False], -0.15).status == "warn"  # falling estimates are not settled either
+    assert convergence([False, True], math.nan).status == "warn"  # rise unknown: the budget alone decides
 
 
 def test_columns_that_determine_each_other_are_found_by_sorting():

@@ -32,6 +32,12 @@
   (``anchormi.classical.gaussian_copula``): an estimate below it by more than both sampling
   errors comes from a critic that missed dependence. Needs no critic; computed on at most
   ``GAUSSIAN_BOUND_ROWS`` evenly spaced rows.
+- **Convergence.** A budget that ends while a fold's held-out loss still improves warns only
+  when the training was still moving the estimate: when the last quarter of the steps moved the
+  held-out estimate of the kept checkpoints (:func:`late_rise`, pooled over folds), up or down,
+  by more than the estimate's standard error, so that more steps would likely move it by more
+  than its interval allows for. A best checkpoint at the last evaluation alone is common in fits that
+  read right (the held-out loss keeps falling by noise-sized steps).
 - **Independence test.** Under H0: X independent of Y, held-out pairs (x_i, y_i) are
   exchangeable with (x_i, y_pi(i)), and a critic fitted on other data is independent of them.
   So the permutation distribution of the held-out plug-in mean, with the critic fixed, gives an
@@ -45,6 +51,7 @@ import math
 from typing import Any, Sequence
 
 import numpy as np
+import pandas as pd
 import torch
 from scipy import stats
 
@@ -297,17 +304,55 @@ def gaussian_bound_check(reference: Any, estimate: float, stderr: float, readout
                  "their sampling errors.", bound)
 
 
-def training_checks(still_improving: Sequence[bool], diverged: Sequence[bool], stop_reasons: Sequence[str]) -> list[Check]:
+# The share of the steps run whose gain the convergence check reads: the last quarter.
+LATE_SHARE = 0.25
+
+
+def late_rise(history: pd.DataFrame, steps_run: int) -> float:
+    """What the last quarter of one fold's training added to its held-out estimate: the validation
+    estimate of the checkpoint kept at the end (the lowest validation loss of the run) minus that
+    of the checkpoint that was kept when three quarters of ``steps_run`` were done.
+
+    ``history`` is one fold's evaluations (columns step, val_loss, val_estimate; the trainer's
+    schema). NaN when no evaluation lies in the first three quarters after the initial one, or the
+    history has no validation values (a streaming fit)."""
+    rows = history.dropna(subset=["val_loss", "val_estimate"])
+    if rows.empty:
+        return math.nan
+    steps, losses, estimates = (rows[column].to_numpy(float) for column in ("step", "val_loss", "val_estimate"))
+    early = (steps <= (1.0 - LATE_SHARE) * steps_run) & (steps > 0)
+    if not early.any():
+        return math.nan
+    # The first lowest loss, as the trainer keeps it (it replaces a checkpoint only on a strict fall).
+    kept_early = int(np.argmin(np.where(early, losses, np.inf)))
+    return float(estimates[int(np.argmin(losses))] - estimates[kept_early])
+
+
+def training_checks(still_improving: Sequence[bool], diverged: Sequence[bool], stop_reasons: Sequence[str],
+                    rise: float = math.nan, stderr: float = math.nan) -> list[Check]:
+    """The divergence and convergence checks of one fit.
+
+    ``rise``: :func:`late_rise` pooled over the folds (nan when unknown); ``stderr``: the
+    estimate's. A budget that ended with a fold still improving warns unless the last quarter's
+    rise is known and at most the stderr in size (module docstring, "Convergence")."""
     checks = []
     if any(diverged):
         reasons = "; ".join(reason for reason, bad in zip(stop_reasons, diverged) if bad)
         checks.append(Check("divergence", "warn", f"training diverged ({reasons}); finite weights were kept but the estimate is suspect."))
     else:
         checks.append(Check("divergence", "ok", "every loss stayed finite."))
-    if any(still_improving):
-        checks.append(Check("convergence", "warn", "the held-out loss was still improving when the step budget ended; raise max_steps."))
-    else:
+    if not any(still_improving):
         checks.append(Check("convergence", "ok", "the held-out loss stopped improving before the budget ended."))
+    elif math.isnan(rise) or math.isnan(stderr):
+        checks.append(Check("convergence", "warn", "the held-out loss was still improving when the step budget ended; raise max_steps."))
+    elif abs(rise) > stderr:
+        checks.append(Check("convergence", "warn", f"the held-out loss was still improving when the step budget ended, and the last "
+                            f"quarter of the steps moved the held-out estimate by {rise:+.3f} nats, more than its stderr "
+                            f"({stderr:.3f}): the estimate was still changing; raise max_steps.", rise))
+    else:
+        checks.append(Check("convergence", "ok", f"the held-out loss was still falling when the step budget ended, but the last "
+                            f"quarter of the steps moved the held-out estimate by {rise:+.3f} nats, within its stderr "
+                            f"({stderr:.3f}).", rise))
     return checks
 
 

@@ -33,8 +33,7 @@ from .critics import ACTIVATIONS, CRITICS, DEFAULT_CRITIC, INITIAL_LOG_SCALE, Fi
 from .encoding import fit_encoder
 from .diagnostics import (
     calibration_check, constant_check, data_checks, determined_check, fold_agreement_check, gaussian_reference, held_to_bound,
-    monotone_column_pairs, offset_check, permutation_pvalue, permuted_log_ratios, product_pairs,
-    training_checks,
+    late_rise, monotone_column_pairs, offset_check, permutation_pvalue, permuted_log_ratios, product_pairs, training_checks,
 )
 from .intervals import CI_BOUND, CI_CLIPPED, describe_interval, offset_reading, pool_folds, satterthwaite_df
 from .objectives.bounds import SMILE_TAU
@@ -835,7 +834,12 @@ class MIEstimator(BaseEstimator):
         outcomes = [fold.outcome for _, fits, _ in terms for fold in fits]
 
         diagnostics = {}
-        checks = training_checks([o.still_improving for o in outcomes], [o.diverged for o in outcomes], [o.stop_reason for o in outcomes])
+        # What the last quarter of the budget added to the pooled held-out estimate (per term, the
+        # folds' mean; the chain rule's terms with their signs).
+        fold_rises = [[late_rise(fold.outcome.history, fold.outcome.steps_run) for fold in fits] for _, fits, _ in terms]
+        rise = float(sum(sign * np.mean(term_rises) for (sign, _, _), term_rises in zip(terms, fold_rises)))
+        checks = training_checks([o.still_improving for o in outcomes], [o.diverged for o in outcomes], [o.stop_reason for o in outcomes],
+                                 rise=rise, stderr=stderr)
         if self.n_permutations > 0:
             for term_index, name in enumerate(("calibration", "calibration_xz")[: len(terms)]):
                 check = calibration_check(shuffled[term_index], n_permuted_total, ratio_readout)
@@ -861,6 +865,8 @@ class MIEstimator(BaseEstimator):
             "stderr": pooled.fold_stderrs,
             "best_step": [fold.outcome.best_step for fold in fold_fits],
             "stop_reason": [fold.outcome.stop_reason for fold in fold_fits],
+            # What the last quarter of the steps added to each fold's held-out estimate (the first term's, for conditional MI).
+            "late_rise": fold_rises[0],
         })
         history = pd.concat([fold.outcome.history for fold in fold_fits], ignore_index=True)
         n_folds = len(fold_fits)
