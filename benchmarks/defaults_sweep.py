@@ -227,7 +227,7 @@ def run(grid: str, configs: list[str], out: str, seeds: list[int]) -> pd.DataFra
                     # (the check's rule before the late rise) and what the last quarter of the steps
                     # moved the pooled held-out estimate by (folds' mean of diagnostics.late_rise).
                     "still_improving": bool(result.info.get("still_improving", False)),
-                    "late_rise": result.info.get("late_rise", math.nan),
+                    "late_rise": result.info.get("late_rise") if result.info.get("late_rise") is not None else math.nan,
                     "seconds": time.perf_counter() - started,
                 })
                 atomic_write_table(out, pd.DataFrame(rows))

@@ -884,7 +884,7 @@ class MIEstimator(BaseEstimator):
                 "critic": self.critic if isinstance(self.critic, str) else type(self.critic).__name__,
                 "loss_params": dict(resolved["loss_params"]), "readout_params": dict(resolved["readout_params"]),
                 "sampling_stderr": pooled.sampling_stderr, "between_fold_sd": pooled.between_fold_sd,
-                "still_improving": any(o.still_improving for o in outcomes), "late_rise": rise,
+                "still_improving": any(o.still_improving for o in outcomes), "late_rise": rise if math.isfinite(rise) else None,
                 "steps_run": outcomes[0].steps_run,
                 **({"gaussian_bound": reference.mi, "gaussian_bound_stderr": reference.stderr,
                     "gaussian_bound_applies": reference.info["lower_bound"]} if isinstance(reference, MIResult) else {}),
