@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import abc
 import math
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any, Callable
 
 import numpy as np
 
 from ._arguments import check_positive_int, check_positive_real, check_seed, format_number
-from .interface import Task, _as_generator
+from .interface import Task, _as_generator, _sample_size
 from .transforms import random_rotation
 
 ArrayMap = Callable[[np.ndarray], np.ndarray]
@@ -160,9 +160,8 @@ class ConditionalTask(abc.ABC):
         Returns:
             ``(x, y, z)``: float64 arrays of shapes ``(n, dim_x)``, ``(n, dim_y)``, ``(n, dim_z)``.
         """
-        if not isinstance(n, Integral) or isinstance(n, bool) or n < 1:
-            raise ValueError(f"n={n!r} is invalid: the number of samples must be a positive integer, e.g. n=1000.")
-        arrays = self._sample(int(n), _as_generator(seed))
+        n = _sample_size(n)
+        arrays = self._sample(n, _as_generator(seed))
         arrays = tuple(np.ascontiguousarray(a, dtype=np.float64) for a in arrays)
         expected = ((n, self.dim_x), (n, self.dim_y), (n, self.dim_z))
         if tuple(a.shape for a in arrays) != expected:

@@ -74,10 +74,9 @@ class Task(abc.ABC):
         Returns:
             ``(x, y)``: float64 arrays of shapes ``(n, dim_x)`` and ``(n, dim_y)``.
         """
-        if not isinstance(n, Integral) or isinstance(n, bool) or n < 1:
-            raise ValueError(f"n={n!r} is invalid: the number of samples must be a positive integer, e.g. n=1000.")
+        n = _sample_size(n)
         rng = _as_generator(seed)
-        x, y = self._sample(int(n), rng)
+        x, y = self._sample(n, rng)
         x = np.ascontiguousarray(x, dtype=np.float64)
         y = np.ascontiguousarray(y, dtype=np.float64)
         # A sampler that returns the wrong shape would corrupt every estimate silently; fail here.
@@ -97,6 +96,13 @@ class Task(abc.ABC):
             f"{type(self).__name__}(name={self.name!r}, dim_x={self.dim_x}, dim_y={self.dim_y}, "
             f"mi={self.mi:.6g} nats)"
         )
+
+
+def _sample_size(n: object) -> int:
+    """``n`` as an int if it is a positive integer (numpy's too, bool excluded), else ValueError."""
+    if not isinstance(n, Integral) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n={n!r} is invalid: the number of samples must be a positive integer, e.g. n=1000.")
+    return int(n)
 
 
 def _as_generator(seed: int | np.random.Generator) -> np.random.Generator:
