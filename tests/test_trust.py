@@ -10,12 +10,15 @@ import torch
 from scipy import stats
 
 import anchormi as ami
+import anchormi.estimator
 from anchormi.critics import SeparableCritic
 from anchormi.diagnostics import (
     calibration_check, constant_columns, late_rise, monotone_column_pairs, offset_check, pareto_tail_shape, permutation_pvalue,
     permuted_log_ratios, product_pairs, training_checks,
 )
-from anchormi.intervals import confidence_interval, critical_value, offset_reading, pool_folds, satterthwaite_df, t_interval
+from anchormi.intervals import (
+    CI_RISING, confidence_interval, critical_value, offset_reading, pool_folds, reach_of_rise, satterthwaite_df, t_interval,
+)
 from anchormi.recalibration import logistic_offset
 
 
@@ -372,6 +375,34 @@ def test_a_budget_that_ends_while_improving_warns_only_when_the_estimate_still_m
     assert convergence([True, False], 0.15).status == "warn" and "+0.150 nats" in convergence([True, False], 0.15).message
     assert convergence([True, False], -0.15).status == "warn"  # falling estimates are not settled either
     assert convergence([False, True], math.nan).status == "warn"  # rise unknown: the budget alone decides
+
+
+def test_reach_of_rise_moves_the_upper_end_only_for_a_warned_rising_estimate():
+    assert reach_of_rise(0.2, warned=True) == 0.2
+    assert reach_of_rise(0.2, warned=False) == 0.0  # the rise was within the stderr: no reach
+    assert reach_of_rise(-0.2, warned=True) == 0.0  # a falling estimate only warns
+    assert reach_of_rise(math.nan, warned=True) == 0.0
+
+
+def test_a_fit_still_rising_when_its_budget_ends_reaches_up_by_the_rise(monkeypatch):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((400, 3))
+    y = x + rng.standard_normal((400, 3))
+    kwargs = dict(max_steps=40, hidden=(8,), embed_dim=4, n_permutations=0, folds=2, seed=1)
+    # The same fit twice: every fold's last quarter left its held-out estimate where it was, then
+    # raised it by 0.9 nats (more than the stderr).
+    monkeypatch.setattr(anchormi.estimator, "late_rise", lambda history, steps_run: 0.0)
+    plain = ami.estimate(x, y, **kwargs)
+    assert plain.diagnostics["convergence"].status == "ok"
+    monkeypatch.setattr(anchormi.estimator, "late_rise", lambda history, steps_run: 0.9)
+    rising = ami.estimate(x, y, **kwargs)
+    assert rising.diagnostics["convergence"].status == "warn" and rising.diagnostics["convergence"].value == pytest.approx(0.9)
+    assert 0.9 > rising.stderr
+    # The same estimate and stderr; the upper end moves up by the rise, or to the bound if that is higher.
+    assert (rising.mi, rising.stderr) == (plain.mi, plain.stderr)
+    assert rising.ci_above == pytest.approx(max(plain.ci_above, 0.9))
+    assert rising.ci_t[1] == pytest.approx(plain.ci_t[1] - plain.ci_above + rising.ci_above)
+    assert CI_RISING in rising.ci_method and CI_RISING not in plain.ci_method
 
 
 def test_columns_that_determine_each_other_are_found_by_sorting():

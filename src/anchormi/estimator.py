@@ -35,7 +35,7 @@ from .diagnostics import (
     calibration_check, constant_check, data_checks, determined_check, fold_agreement_check, gaussian_reference, held_to_bound,
     late_rise, monotone_column_pairs, offset_check, permutation_pvalue, permuted_log_ratios, product_pairs, training_checks,
 )
-from .intervals import CI_BOUND, CI_CLIPPED, describe_interval, offset_reading, pool_folds, satterthwaite_df
+from .intervals import CI_BOUND, CI_CLIPPED, describe_interval, offset_reading, pool_folds, reach_of_rise, satterthwaite_df
 from .objectives.bounds import SMILE_TAU
 from .preprocessing import MARGINALS, fit_on_sample, marginal_transform, not_finite_after_map, release_pages, transform_in_chunks
 from .objectives.contrastive import resolve_k
@@ -849,8 +849,13 @@ class MIEstimator(BaseEstimator):
         tuple_size = resolve_k(batch_size, resolved["loss_params"].get("nu", 0.0), resolved["loss_params"].get("k")) if readout == "infonce" else batch_size
         checks += data_checks(x.shape[0], n_used, dim_total, mi, readout, tuple_size, before)
         # Where the lower bound applies, the interval's upper end is at least the bound's upper limit.
-        bound_check, ci_above = held_to_bound(reference, mi, stderr, ci_df, readout)
+        bound_check, bound_above = held_to_bound(reference, mi, stderr, ci_df, readout)
         checks.append(bound_check)
+        # A fit stopped by its budget while the estimate still rose: the upper end reaches as far
+        # again as the last quarter raised it (intervals.reach_of_rise), or to the bound if higher.
+        convergence = next(check for check in checks if check.name == "convergence")
+        rising = reach_of_rise(convergence.value, convergence.status == "warn")
+        ci_above = max(bound_above, rising)
         for check in checks:
             diagnostics[check.name] = check
         # Permuting y is a test of X independent of Y only; it does not preserve Y | Z, so a
@@ -899,7 +904,7 @@ class MIEstimator(BaseEstimator):
                 ("it adds the estimation error of both chain-rule critics' recalibrated offsets (as if independent, "
                  "conservative)",) if conditional else (),
                 offset_refitted=offset_disagreement is not None, tested_zero=p_value is not None,
-                higher_reading=ci_below > 0, reaches_bound=ci_above > 0),
+                higher_reading=ci_below > 0, reaches_bound=bound_above > 0, rising=rising > 0),
             diagnostics=diagnostics, p_value=p_value, ci_df=ci_df, ci_below=ci_below, ci_above=ci_above,
             folds=fold_table if n_folds > 1 else None,
         )

@@ -88,17 +88,23 @@ CI_BOUND = (
     "its upper end is raised to the upper limit of the Gaussian-copula lower bound, which applies to these data "
     "and lies above the interval (diagnostics['gaussian_bound']; result.ci_above)"
 )
+CI_RISING = (
+    "training ended while the estimate was still rising (diagnostics['convergence']), so its upper end reaches "
+    "as far again above as the last quarter of the steps raised it (result.ci_above)"
+)
 
 
 def describe_interval(n_folds: int, extra_parts: tuple[str, ...] = (), offset_refitted: bool = False,
-                      tested_zero: bool = False, higher_reading: bool = False, reaches_bound: bool = False) -> str:
+                      tested_zero: bool = False, higher_reading: bool = False, reaches_bound: bool = False,
+                      rising: bool = False) -> str:
     """``result.ci_method``: what the interval of ``n_folds`` pooled folds covers, then
     ``extra_parts`` (further error components), and what it does not cover; with
     ``offset_refitted`` the offset disagreement joins it and that caveat narrows to what the
     offset part cannot see; ``higher_reading`` says the estimate reads the refitted offsets
     (:func:`offset_reading`); ``tested_zero`` says that a permutation p-value decides whether 0 is in;
-    ``reaches_bound`` that the upper end was raised to a lower bound (:func:`reach_to_bound`)."""
-    bound = [CI_BOUND] if reaches_bound else []
+    ``reaches_bound`` that the upper end was raised to a lower bound (:func:`reach_to_bound`);
+    ``rising`` that it was raised by the late rise of a fit still improving (:func:`reach_of_rise`)."""
+    bound = ([CI_BOUND] if reaches_bound else []) + ([CI_RISING] if rising else [])
     zero = [CI_CLIPPED, CI_ZERO_TEST] if tested_zero else [CI_CLIPPED]
     if not offset_refitted:
         caveat = ("it does not include training variability or the critic's bias" if n_folds == 1
@@ -201,6 +207,18 @@ def reach_to_bound(estimate: float, stderr: float, df: float, bound: float, boun
     """
     upper = bound + critical_value(float("inf"), level) * bound_stderr
     return max(0.0, float(upper - t_interval(estimate, stderr, df, level)[1]))
+
+
+def reach_of_rise(rise: float, warned: bool) -> float:
+    """How far (nats) the interval's upper end moves up for a fit whose ``convergence`` check
+    ``warned`` with a late rise of ``rise`` nats (what the last quarter of the steps added to the
+    held-out estimate, ``diagnostics.late_rise``): by the rise itself when it is positive, else 0.
+
+    A budget that ends while the estimate still climbs leaves it below where training was taking
+    it. If each further quarter of training added at most half of the one before, the rest would
+    add at most as much again as the last quarter did; the upper end reaches that far. An
+    estimate still falling only warns (nothing says where it would settle)."""
+    return float(rise) if warned and np.isfinite(rise) and rise > 0 else 0.0
 
 
 def offset_reading(trained: float, disagreement: float | None) -> tuple[float, float]:
