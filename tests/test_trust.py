@@ -255,8 +255,6 @@ def test_the_higher_offset_reading_and_an_interval_that_holds_both():
 
 
 def test_a_fit_reads_the_higher_offset_and_its_interval_reaches_the_other(monkeypatch):
-    import anchormi.estimator
-
     rng = np.random.default_rng(8)
     x = rng.standard_normal((900, 3))
     y = x + 0.7 * rng.standard_normal((900, 3))

@@ -838,7 +838,8 @@ class MIEstimator(BaseEstimator):
         # folds' mean; the chain rule's terms with their signs).
         fold_rises = [[late_rise(fold.outcome.history, fold.outcome.steps_run) for fold in fits] for _, fits, _ in terms]
         rise = float(sum(sign * np.mean(term_rises) for (sign, _, _), term_rises in zip(terms, fold_rises)))
-        checks = training_checks([o.still_improving for o in outcomes], [o.diverged for o in outcomes], [o.stop_reason for o in outcomes],
+        still_improving = [o.still_improving for o in outcomes]
+        checks = training_checks(still_improving, [o.diverged for o in outcomes], [o.stop_reason for o in outcomes],
                                  rise=rise, stderr=stderr)
         if self.n_permutations > 0:
             for term_index, name in enumerate(("calibration", "calibration_xz")[: len(terms)]):
@@ -889,7 +890,7 @@ class MIEstimator(BaseEstimator):
                 "critic": self.critic if isinstance(self.critic, str) else type(self.critic).__name__,
                 "loss_params": dict(resolved["loss_params"]), "readout_params": dict(resolved["readout_params"]),
                 "sampling_stderr": pooled.sampling_stderr, "between_fold_sd": pooled.between_fold_sd,
-                "still_improving": any(o.still_improving for o in outcomes), "late_rise": rise if math.isfinite(rise) else None,
+                "still_improving": any(still_improving), "late_rise": rise if math.isfinite(rise) else None,
                 "steps_run": outcomes[0].steps_run,
                 **({"gaussian_bound": reference.mi, "gaussian_bound_stderr": reference.stderr,
                     "gaussian_bound_applies": reference.info["lower_bound"]} if isinstance(reference, MIResult) else {}),
