@@ -13,7 +13,7 @@ import anchormi as ami
 import anchormi.estimator
 from anchormi.critics import SeparableCritic
 from anchormi.diagnostics import (
-    calibration_check, constant_columns, late_rise, monotone_column_pairs, offset_check, pareto_tail_shape, permutation_pvalue,
+    CRITIC_SPREAD_SHARE, calibration_check, constant_columns, fold_agreement_check, late_rise, monotone_column_pairs, offset_check, pareto_tail_shape, permutation_pvalue,
     permuted_log_ratios, product_pairs, training_checks,
 )
 from anchormi.intervals import (
@@ -176,6 +176,27 @@ def test_offset_refit_agrees_with_an_exact_ratio_and_flags_a_wrong_offset():
     warned = offset_check(shifted_delta, sampling, estimate + 0.5)
     assert warned.status == "warn" and f"refitted ones read {estimate + 0.5 + shifted_delta:.4f}" in warned.message
     assert offset_check(None, sampling, estimate).status == "skip"
+
+
+def test_fold_agreement_warns_on_a_material_spread_between_critics_not_on_an_ordinary_one():
+    # Five critics reading 6 nats with a sampling error of 0.02 each: a spread of 2 % of the
+    # estimate is far beyond sampling error (chi2 p ~ 0) yet ordinary; one of 8 % warns.
+    stderrs = np.full(5, 0.02)
+    pattern = np.array([-1.5, -0.5, 0.0, 0.5, 1.5]) / np.std([-1.5, -0.5, 0.0, 0.5, 1.5], ddof=1)
+    for share, status in ((0.02, "ok"), (0.08, "warn")):
+        means = 6.0 + share * 6.0 * pattern
+        check = fold_agreement_check(means, stderrs, float(means.mean()))
+        assert check.status == status
+        assert check.value == pytest.approx(share * 6.0)
+        assert "beyond" in check.message and "sampling error" in check.message
+    # The threshold sits at the module's share, just either side of it.
+    for factor, status in ((0.95, "ok"), (1.05, "warn")):
+        means = 6.0 + factor * CRITIC_SPREAD_SHARE * 6.0 * pattern
+        assert fold_agreement_check(means, stderrs, 6.0).status == status
+    # Within sampling error nothing is said beyond the spread, and one fold has nothing to compare.
+    agreeing = fold_agreement_check(6.0 + 0.01 * pattern, stderrs, 6.0)
+    assert agreeing.status == "ok" and "beyond" not in agreeing.message
+    assert fold_agreement_check(np.array([6.0]), np.array([0.02]), 6.0).status == "skip"
 
 
 def test_permutation_pvalue_is_uniform_under_independence_for_a_fixed_critic():

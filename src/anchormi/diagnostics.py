@@ -191,43 +191,58 @@ def permutation_pvalue(observed_sum: float, shuffled_sums: np.ndarray) -> float:
     return float((1 + exceed) / (1 + shuffled_sums.size))
 
 
-def _material(size: float, estimate: float) -> bool:
-    """A disagreement of ``size`` nats matters: beyond 0.02 nats and 2 % of the estimate (near
-    MI = 0 tiny sampling errors make immaterial differences "significant")."""
-    return abs(size) > max(0.02, 0.02 * abs(estimate))
+# How large a disagreement between critics must be to warn, as a share of the estimate. Critics
+# trained on different folds, and the trained and refitted offsets, differ by a few per cent in
+# ordinary fits: on the 57 development and probe fits of benchmarks/README ("When the checks
+# warn") a 2 % threshold flagged the folds of 34 and the offsets of 18, misses and good fits
+# alike, while the interval already includes both. 5 % is the accuracy the estimator is held to.
+CRITIC_SPREAD_SHARE = 0.05
+
+
+def _material(size: float, estimate: float, share: float = 0.02) -> bool:
+    """A disagreement of ``size`` nats matters: beyond 0.02 nats and ``share`` of the estimate
+    (near MI = 0 tiny sampling errors make immaterial differences "significant")."""
+    return abs(size) > max(0.02, share * abs(estimate))
 
 
 def fold_agreement_check(fold_means: np.ndarray, fold_stderrs: np.ndarray, estimate: float) -> Check:
     """Chi-square test that the fold means agree within their sampling errors.
 
-    It warns only when the disagreement is also material (the fold means spread by more than
-    0.02 nats and 2 % of the estimate): near MI = 0 the per-pair log ratios are nearly constant,
-    so sampling errors are tiny and immaterial offsets between critics are "significant".
+    It warns only when the disagreement is also material: the fold means' standard deviation (one
+    critic's dependence on its training pairs, the check's value in nats) beyond 0.02 nats and
+    ``CRITIC_SPREAD_SHARE`` of the estimate. Smaller spreads are the ordinary variation between
+    independently trained critics, which the interval includes (near MI = 0 sampling errors are
+    tiny and immaterial offsets between critics are "significant").
     """
     if fold_means.size < 2:
         return Check("fold_agreement", "skip", "one fold: nothing to compare.")
     statistic = float(np.sum(((fold_means - estimate) / np.maximum(fold_stderrs, 1e-12)) ** 2))
     p_value = float(stats.chi2.sf(statistic, df=fold_means.size - 1))
-    spread = f"fold estimates {', '.join(f'{m:.3f}' for m in fold_means)} (chi2 p = {p_value:.3g})"
-    material = _material(float(np.std(fold_means, ddof=1)), estimate)
-    if p_value < 0.01 and material:
-        return Check("fold_agreement", "warn", spread + ": the folds disagree by more than their sampling error; the interval includes that spread.", statistic)
-    return Check("fold_agreement", "ok", spread, statistic)
+    spread_sd = float(np.std(fold_means, ddof=1))
+    spread = (f"fold estimates {', '.join(f'{m:.3f}' for m in fold_means)} (sd {spread_sd:.3f} nats, "
+              f"{spread_sd / max(abs(estimate), 1e-12):.1%} of the estimate; chi2 p = {p_value:.3g})")
+    if p_value < 0.01 and _material(spread_sd, estimate, CRITIC_SPREAD_SHARE):
+        return Check("fold_agreement", "warn", spread + f": critics trained on different folds disagree by more than "
+                     f"{CRITIC_SPREAD_SHARE:.0%} of the estimate, beyond their sampling error, so the reading depends on "
+                     "which pairs trained the critic; the interval includes that spread.", spread_sd)
+    return Check("fold_agreement", "ok", spread + ("; beyond sampling error, within the ordinary spread between "
+                                                    "critics, which the interval includes." if p_value < 0.01 else "."),
+                 spread_sd)
 
 
 def offset_check(disagreement: float | None, stderr: float, estimate: float, applied: bool = False) -> Check:
     """Whether the trained and the refitted offsets agree (``disagreement``: refitted minus
     trained reading, nats, pooled over folds; None when no offset was refitted). ``stderr``: the
     estimate's sampling-and-folds error; ``applied``: the estimate uses the refitted offsets
-    (conditional MI, or I(X;Y) when they read higher), else the trained ones. Material as for the folds: beyond 2 stderr and
-    beyond 0.02 nats and 2 % of the estimate.
+    (conditional MI, or I(X;Y) when they read higher), else the trained ones. Warns as for the folds: beyond 2 stderr and
+    beyond 0.02 nats and ``CRITIC_SPREAD_SHARE`` of the estimate.
     """
     if disagreement is None:
         return Check("offset", "skip", "no offset refitted (not a plug-in ratio fit in one process).")
     other = (f"the trained ones read {estimate - disagreement:.4f}" if applied
              else f"the refitted ones read {estimate + disagreement:.4f}")
     text = f"trained and refitted offsets differ by {disagreement:+.3f} nats ({other})"
-    if abs(disagreement) > 2 * stderr and _material(disagreement, estimate):
+    if abs(disagreement) > 2 * stderr and _material(disagreement, estimate, CRITIC_SPREAD_SHARE):
         return Check("offset", "warn", text + ": the critic is not an exact log ratio, so the estimate may be off by about "
                      "that much; the interval includes it.", disagreement)
     return Check("offset", "ok", text + " (the interval includes it).", disagreement)
