@@ -1,5 +1,6 @@
 """The development studies in benchmarks/: offset_readings.py (its refits on known ratios, the
-library's reading recomputed) and tail_errors.py (its exact PMI)."""
+library's reading recomputed), tail_errors.py (its exact PMI) and check_rates.py (its counts and
+the folds' spread recovered from a stored stderr)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -60,3 +62,32 @@ def test_the_exact_student_t_pmi_averages_to_the_tasks_mi():
         pmi = script.exact_pmi(x, y, ami.tasks.paired_rho_for_mi(mi, 3, script.DOF))
         # Monte Carlo: within 4 standard errors of the closed form.
         assert abs(pmi.mean() - mi) < 4 * pmi.std() / np.sqrt(pmi.size)
+
+
+def test_check_rates_counts_warnings_and_misses_and_recovers_the_folds_spread():
+    import pandas as pd
+
+    from anchormi.intervals import pool_folds
+
+    rates = _script("check_rates")
+    # Five folds of 2,000 held-out values whose means spread by 0.3 nats (sd), far beyond sampling.
+    rng = np.random.default_rng(0)
+    shifts = np.array([-0.45, -0.15, 0.0, 0.15, 0.45])
+    pooled = pool_folds([6.0 + shift + 0.5 * rng.standard_normal(2000) for shift in shifts])
+    sd = float(np.std(pooled.fold_means, ddof=1))
+    assert pooled.stderr * np.sqrt(5) == pytest.approx(sd, rel=0.02)
+    # Three sweep rows: the pooled fit above (warned by the 2 % rule, spread 5 % of 6 nats, a
+    # miss), the same spread at twice the estimate (2.5 %, covering), and a quiet covering row.
+    rows = pd.DataFrame({
+        "config": "default", "family": "gaussian", "dim": 5, "n": 10_000, "seed": [1, 2, 3],
+        "mi": [6.5, 12.0, 4.0], "estimate": [pooled.estimate, 2 * pooled.estimate, 4.0],
+        "ci_lo": [5.5, 11.0, 3.9], "ci_hi": [6.4, 13.0, 4.1],
+        "stderr_sampling_and_folds": [pooled.stderr, pooled.stderr, 0.01],
+        "offset_disagreement": [0.5, 0.1, 0.0],
+        "warnings": ["fold_agreement;offset", "fold_agreement", None],
+    })
+    table = rates.sweep_table(rates.sweep_rows_from(rows), share=0.04).set_index("check")
+    assert table.loc["fold_agreement", ["warned", "missed | warned", "missed | not warned"]].tolist() == [2, 1, 0]
+    assert table.loc["fold_agreement at 4%", ["warned", "missed | warned", "missed | not warned"]].tolist() == [1, 1, 0]
+    assert table.loc["offset at 4%", ["warned", "missed | warned"]].tolist() == [1, 1]
+    assert table.loc["convergence", "warned"] == 0 and (table["rows"] == 3).all()
