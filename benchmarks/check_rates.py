@@ -6,10 +6,11 @@ user to skip every warning. For each check this prints how many rows it warned o
 those missed, and how many of the others missed.
 
 Inputs are coverage folders (``cells.csv`` with one ``status_<check>`` column per check, as run)
-and sweep CSVs from ``defaults_sweep.py`` (the ``warnings`` column, as run). For sweep rows of
-the default configuration it also prints what the ``fold_agreement`` and ``offset`` checks say
-under a given materiality share (``--share``; ``diagnostics.CRITIC_SPREAD_SHARE``), without
-training again: the folds' standard deviation is ``stderr_sampling_and_folds`` times sqrt(F)
+and sweep CSVs from ``defaults_sweep.py`` (the ``warnings`` column, as run). For both it also
+prints what the ``fold_agreement`` and ``offset`` checks say under a given materiality share
+(``--share``; ``diagnostics.CRITIC_SPREAD_SHARE``), without training again: the folds' standard
+deviation is the pooled sampling-and-folds stderr (a sweep row's ``stderr_sampling_and_folds``;
+a coverage cell's ``stderr`` with the offsets' disagreement taken out in quadrature) times sqrt(F)
 (the pooled stderr is the fold means' spread over F whenever the folds disagree beyond sampling
 error, which the check's chi-square test requires: ``intervals.pool_folds``), and the offset
 check compares ``offset_disagreement`` with twice that stderr. Both stored rules already
@@ -48,11 +49,27 @@ def table(warned: pd.DataFrame, covered: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(lines)
 
 
-def coverage_table(folders: list[str]) -> pd.DataFrame:
+def what_if(fold_warned: pd.Series, fold_stderr: pd.Series, disagreement: pd.Series, estimate: pd.Series,
+            share: float) -> pd.DataFrame:
+    """The folds' and offsets' checks at materiality ``share``, from a row's stored rule and numbers:
+    ``fold_warned`` (the chi-square rejected, which the stored rule required), ``fold_stderr``
+    (the pooled sampling-and-folds stderr), the offsets' ``disagreement`` and the ``estimate``."""
+    floor = np.maximum(0.02, share * estimate.abs())
+    return pd.DataFrame({
+        f"fold_agreement at {share:.0%}": fold_warned & (fold_stderr * math.sqrt(DEFAULT_FOLDS) > floor),
+        f"offset at {share:.0%}": (disagreement.abs() > 2 * fold_stderr) & (disagreement.abs() > floor),
+    })
+
+
+def coverage_table(folders: list[str], share: float) -> pd.DataFrame:
     cells = pd.concat([pd.read_csv(os.path.join(folder, "cells.csv")) for folder in folders], ignore_index=True)
     statuses = [column for column in cells.columns if column.startswith("status_")]
     warned = pd.DataFrame({column.removeprefix("status_"): cells[column].eq("warn") for column in statuses})
-    return table(warned, cells["covered"].astype(bool))
+    # The stored stderr is the pooled one and the offsets' disagreement in quadrature (MIEstimator).
+    disagreement = cells["offset_disagreement"].fillna(0.0)
+    fold_stderr = np.sqrt(np.maximum(cells["stderr"] ** 2 - disagreement**2, 0.0))
+    extra = what_if(warned["fold_agreement"], fold_stderr, disagreement, cells["estimate"], share)
+    return table(pd.concat([warned, extra], axis=1), cells["covered"].astype(bool))
 
 
 def sweep_rows(paths: list[str]) -> pd.DataFrame:
@@ -72,14 +89,9 @@ def sweep_table(rows: pd.DataFrame, share: float) -> pd.DataFrame:
     names = ["convergence", "calibration", "fold_agreement", "offset", "high_mi", "gaussian_bound"]
     stored = pd.DataFrame({name: warnings.str.split(";").apply(lambda found, name=name: name in [w.strip() for w in found])
                            for name in names})
-    size = rows["estimate"].abs()
-    fold_sd = rows["stderr_sampling_and_folds"] * math.sqrt(DEFAULT_FOLDS)
-    what_if = pd.DataFrame({
-        f"fold_agreement at {share:.0%}": stored["fold_agreement"] & (fold_sd > np.maximum(0.02, share * size)),
-        f"offset at {share:.0%}": (rows["offset_disagreement"].abs() > 2 * rows["stderr_sampling_and_folds"])
-        & (rows["offset_disagreement"].abs() > np.maximum(0.02, share * size)),
-    })
-    return table(pd.concat([stored, what_if], axis=1), rows["covered"])
+    extra = what_if(stored["fold_agreement"], rows["stderr_sampling_and_folds"], rows["offset_disagreement"],
+                    rows["estimate"], share)
+    return table(pd.concat([stored, extra], axis=1), rows["covered"])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -93,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("give coverage folders, --sweep CSVs, or both")
     if args.folders:
         print(f"coverage cells, statuses as run ({', '.join(args.folders)}):")
-        print(coverage_table(args.folders).to_string(index=False))
+        print(coverage_table(args.folders, args.share).to_string(index=False))
     if args.sweep:
         rows = sweep_rows(args.sweep)
         print(f"\nsweep rows of the default configuration ({len(rows)} distinct cells; stored warnings as run, "
