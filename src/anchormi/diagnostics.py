@@ -523,6 +523,7 @@ def data_checks(n_samples: int, n_test: int, dim_total: int, estimate: float, re
             "high_mi", "warn",
             f"the estimate {estimate:.2f} nats is near log(n_test) = {math.log(n_test):.2f}: the critic must represent "
             "ratios seen in very few pairs, so the plug-in can be off by 10 % or more either way (low when the critic "
-            "cannot resolve the peak, high when the refitted offset or the critic's tails overshoot); use more data.", estimate,
+            "cannot resolve the peak, high when the refitted offset or the critic's tails overshoot), and the interval "
+            "(sampling, folds and offsets) may not cover that; use more data.", estimate,
         ))
     return checks
