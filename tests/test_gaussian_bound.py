@@ -107,6 +107,26 @@ def test_a_fit_below_the_bound_warns_and_its_interval_reaches_the_bound():
     assert result.info["gaussian_bound"] == pytest.approx(reference.mi) and result.info["gaussian_bound_applies"]
     assert result.ci[1] == pytest.approx(reference.mi + 1.96 * reference.stderr) and result.ci_above > 0
     assert "Gaussian-copula lower bound" in result.ci_method and "gaussian_bound:" in str(result)
+    # At other levels the upper end reaches the bound's limit at that level (1.645 and 2.576 se),
+    # unless the t interval at that level, with a warned late rise, already ends higher.
+    assert result.interval(0.95) == pytest.approx(result.ci)
+    convergence = result.diagnostics["convergence"]
+    rise = convergence.value if convergence.status == "warn" and convergence.value > 0 else 0.0
+    for level, z in ((0.90, 1.6449), (0.99, 2.5758)):
+        t_end = result.mi + critical_value(result.ci_df, level) * result.stderr + rise
+        assert result.interval(level)[1] == pytest.approx(max(t_end, reference.mi + z * reference.stderr), abs=1e-4)
+    assert result.interval(0.90)[1] == pytest.approx(reference.mi + 1.6449 * reference.stderr, abs=1e-4)
+
+
+def test_an_estimate_on_new_pairs_rebuilds_its_bound_reach_at_any_level():
+    x, y = ami.tasks.gaussian(dim=20, mi=3.0).sample(2_000, seed=1)
+    est = ami.MIEstimator(max_steps=40, seed=0, n_permutations=0).fit(x, y)
+    x_new, y_new = ami.tasks.gaussian(dim=20, mi=3.0).sample(1_000, seed=2)
+    result = est.estimate(x_new, y_new)
+    reference = gaussian_copula(x_new, y_new)
+    assert result.ci_above > 0 and result.info["gaussian_bound"] == pytest.approx(reference.mi)
+    assert result.interval(0.95) == pytest.approx(result.ci)
+    assert result.interval(0.99)[1] == pytest.approx(max(result.mi + 2.5758 * result.stderr, reference.mi + 2.5758 * reference.stderr), abs=1e-4)
 
 
 def test_conditional_estimates_skip_the_bound():

@@ -423,6 +423,27 @@ def test_a_fit_still_rising_when_its_budget_ends_reaches_up_by_the_rise(monkeypa
     assert rising.ci_above == pytest.approx(max(plain.ci_above, 0.9))
     assert rising.ci_t[1] == pytest.approx(plain.ci_t[1] - plain.ci_above + rising.ci_above)
     assert CI_RISING in rising.ci_method and CI_RISING not in plain.ci_method
+    # The rise does not depend on the level: a 90 % interval keeps it, around a narrower t part.
+    assert rising.interval(0.95) == pytest.approx(rising.ci)
+    # (This small fit reads below its Gaussian-copula bound, which the upper end also reaches.)
+    assert rising.info["gaussian_bound_applies"]
+    bound_end = rising.info["gaussian_bound"] + critical_value(math.inf, 0.90) * rising.info["gaussian_bound_stderr"]
+    t_end = rising.mi + critical_value(rising.ci_df, 0.90) * rising.stderr
+    assert rising.interval(0.90)[1] == pytest.approx(max(t_end + 0.9, bound_end))
+    assert plain.interval(0.90)[1] == pytest.approx(max(t_end, bound_end))
+
+
+def test_intervals_at_other_levels_nest_and_hold_zero_by_the_tests_level():
+    result = ami.MIResult(mi=0.30, stderr=0.1, n_train=100, n_test=500, objective="anchor", readout="plugin",
+                          ci_df=12.0, ci_below=0.05, p_value=0.03)
+    assert result.interval() == result.ci == pytest.approx((0.30 - 0.05 - critical_value(12.0) * 0.1, 0.30 + critical_value(12.0) * 0.1))
+    narrow, wide = result.interval(0.90), result.interval(0.99)
+    assert wide[0] <= result.ci[0] <= narrow[0] and narrow[1] <= result.ci[1] <= wide[1]
+    # p = 0.03 rejects independence at 5 % and 10 % but not at 1 %: only the 99 % interval holds 0.
+    assert narrow[0] > 0 and result.ci[0] > 0 and wide[0] == 0.0
+    for bad in (0, 1, 1.5, -0.1, "0.9", True, float("nan")):
+        with pytest.raises(ValueError, match="level"):
+            result.interval(bad)
 
 
 def test_columns_that_determine_each_other_are_found_by_sorting():

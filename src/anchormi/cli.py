@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -156,6 +157,7 @@ def estimate(
     plot: Optional[Path] = typer.Option(None, help="save the training curves to this PNG/SVG."),
     save: Optional[Path] = typer.Option(None, "--save", help="save the fitted estimator to this file (reuse it with `anchormi pmi`)."),
     pmi: Optional[Path] = typer.Option(None, "--pmi", help="write one row per held-out pair (row, fold, pmi in nats) to this .parquet or .csv."),
+    level: float = typer.Option(0.95, "--level", help="coverage of the printed interval, e.g. 0.9 or 0.99 (JSON: 'interval'; 'ci' stays the 95 % one)."),
 ) -> None:
     """Estimate I(X;Y), or I(X;Y|Z) with z, from a file of paired samples."""
     values = {"critic": critic, "batch_size": batch_size, "max_steps": max_steps, "lr": lr, "nu": nu, "rule": rule,
@@ -164,7 +166,7 @@ def estimate(
               "discrete_x": discrete_x, "discrete_y": discrete_y, "discrete_z": discrete_z}
     with one_line_errors():
         _estimate(files, method, (x_cols, y_cols, z_cols), sep, _given_options(ctx, values, parse_params(param)),
-                  as_json, plot, save, pmi)
+                  as_json, plot, save, pmi, level)
 
 
 def _check_output(path: Optional[Path], option: str, suffixes: tuple = ()) -> None:
@@ -180,13 +182,15 @@ def _check_output(path: Optional[Path], option: str, suffixes: tuple = ()) -> No
 
 
 def _estimate(files: List[Path], method: str, columns: tuple, sep: Optional[str], given: Dict[str, Any],
-              as_json: bool, plot: Optional[Path], save: Optional[Path], pmi: Optional[Path]) -> None:
+              as_json: bool, plot: Optional[Path], save: Optional[Path], pmi: Optional[Path], level: float = 0.95) -> None:
     import json
 
     from .classical import CLASSICAL
     from .io import load_data
 
     kwargs = method_kwargs(method, given, plot is not None)  # before loading: option mistakes fail fast
+    if not 0.0 < level < 1.0:
+        raise InputError(f"--level {level:g}: the interval's coverage must lie strictly between 0 and 1, e.g. 0.9 or 0.99.")
     if method in CLASSICAL and (save is not None or pmi is not None):
         option = "--save" if save is not None else "--pmi"
         raise InputError(f"{option} needs a trained critic; method {method} is classical. Leave {option} out, or use --method anchor.")
@@ -214,9 +218,11 @@ def _estimate(files: List[Path], method: str, columns: tuple, sep: Optional[str]
     if as_json:
         payload = result.to_dict()
         payload.pop("history", None)
+        lo, hi = result.interval(level)
+        payload["interval"] = {"level": level, **{end: value if math.isfinite(value) else None for end, value in (("lo", lo), ("hi", hi))}}
         typer.echo(json.dumps(payload, indent=2))
     else:
-        typer.echo(str(result))
+        typer.echo(result.summary(level))
 
 
 @app.command("pmi")

@@ -288,7 +288,8 @@ def gaussian_bound_check(reference: Any, estimate: float, stderr: float, readout
     saying why there is none. ``stderr``: the estimate's; ``readout``: how it was read (a bound
     readout such as "infonce" is below the truth by design, and the message says so). Warns when the bound applies and exceeds
     the estimate by more than twice their combined standard error and by a material amount
-    (0.02 nats and 2 % of the estimate, as for the folds).
+    (0.02 nats and 2 % of the estimate: below a lower bound any material shortfall counts, unlike the
+    spread between critics, which warns beyond ``CRITIC_SPREAD_SHARE``).
     """
     if isinstance(reference, str):
         return Check("gaussian_bound", "skip", reference)

@@ -121,6 +121,15 @@ class _FoldFit:
     refit_variance: float = 0.0
 
 
+
+def _bound_info(reference: Any) -> dict[str, Any]:
+    """The Gaussian-copula reading for ``MIResult.info`` (``MIResult.interval`` rebuilds the
+    bound's reach from it at any level); empty where there is no reading."""
+    if not isinstance(reference, MIResult):
+        return {}
+    return {"gaussian_bound": reference.mi, "gaussian_bound_stderr": reference.stderr,
+            "gaussian_bound_applies": reference.info["lower_bound"]}
+
 class MIEstimator(BaseEstimator):
     """Mutual-information estimator trained by a contrastive objective of the family.
 
@@ -892,8 +901,7 @@ class MIEstimator(BaseEstimator):
                 "sampling_stderr": pooled.sampling_stderr, "between_fold_sd": pooled.between_fold_sd,
                 "still_improving": any(still_improving), "late_rise": rise if math.isfinite(rise) else None,
                 "steps_run": outcomes[0].steps_run,
-                **({"gaussian_bound": reference.mi, "gaussian_bound_stderr": reference.stderr,
-                    "gaussian_bound_applies": reference.info["lower_bound"]} if isinstance(reference, MIResult) else {}),
+                **_bound_info(reference),
                 **({"offset_disagreement": offset_disagreement, "offset_disagreement_stderr": offset_disagreement_stderr,
                     "stderr_sampling_and_folds": pooled.stderr,
                     "ci_df_sampling_and_folds": pooled.df, "estimate_trained_offset": pooled.estimate,
@@ -1056,7 +1064,8 @@ class MIEstimator(BaseEstimator):
             n_test=x_array.shape[0], objective=self.objective, readout=self.readout_, history=self.history_.copy(),
             quantity="I(X;Y|Z)" if self.conditional_ else "I(X;Y)",
             info={"device": str(self.device_), "batch_size": self.batch_size_, "seed": int(self.seed),
-                  "loss_params": dict(self.loss_params_), "readout_params": dict(self.readout_params_)},
+                  "loss_params": dict(self.loss_params_), "readout_params": dict(self.readout_params_),
+                  **_bound_info(reference)},
             ci_method="; ".join(["held-out sampling error of the fitted critic(s) on these pairs", *([CI_BOUND] if ci_above > 0 else []),
                                  CI_CLIPPED, "it does not include the critics' bias"]),
             diagnostics={"gaussian_bound": bound_check}, ci_above=ci_above,

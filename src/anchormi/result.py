@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .intervals import CI_CLIPPED, confidence_interval, t_interval
+from .intervals import CI_CLIPPED, confidence_interval, reach_of_rise, reach_to_bound, t_interval
 
 NATS_PER_BIT = math.log(2.0)
 
@@ -60,10 +60,13 @@ class MIResult:
         ci_below: how far (nats) the interval reaches below mi - t * stderr: the distance down to
             the trained-offset reading when the estimate reads the higher, refitted offsets
             (``anchormi.intervals.offset_reading``); 0 otherwise.
-        ci_above: how far (nats) the interval reaches above mi + t * stderr: the distance up to the
-            upper limit of the Gaussian-copula lower bound, where that bound applies to the data
-            and the t interval ends below it (``diagnostics["gaussian_bound"]``,
-            ``anchormi.intervals.reach_to_bound``); 0 otherwise.
+        ci_above: how far (nats) the 95 % interval reaches above mi + t * stderr: the larger of the
+            distance up to the upper limit of the Gaussian-copula lower bound, where that bound
+            applies to the data and the t interval ends below it (``diagnostics["gaussian_bound"]``,
+            ``anchormi.intervals.reach_to_bound``), and the late rise of a fit whose
+            ``convergence`` check warned while the estimate still rose
+            (``anchormi.intervals.reach_of_rise``); 0 otherwise. ``interval(level)`` rebuilds it
+            at other levels.
     """
 
     mi: float
@@ -99,6 +102,29 @@ class MIResult:
         ``ci_method`` says what it covers."""
         return confidence_interval(self.mi, self.stderr, self.ci_df, self.p_value, below=self.ci_below, above=self.ci_above)
 
+    def interval(self, level: float = 0.95) -> tuple[float, float]:
+        """The ``level`` interval (lo, hi) in nats, built as ``ci`` is at 95 %: the t interval on
+        ``ci_df`` at that level, ``ci_below`` further down, the upper end raised to the
+        Gaussian-copula bound's ``level`` upper limit where the bound applies and by a warned late
+        rise, restricted to MI >= 0, and reaching 0 when the independence test's ``p_value`` is at
+        least 1 - ``level``. ``interval(0.95)`` equals ``ci``.
+        """
+        if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0.0 < level < 1.0:
+            raise ValueError(f"level={level!r} is invalid: pass the interval's coverage as a number strictly between 0 and 1, e.g. 0.9 or 0.99.")
+        return confidence_interval(self.mi, self.stderr, self.ci_df, self.p_value, level, below=self.ci_below,
+                                   above=self._reach_above(float(level)))
+
+    def _reach_above(self, level: float) -> float:
+        """``ci_above`` at ``level``, from its level-free parts: the bound's reading and stderr in
+        ``info`` and the ``convergence`` check's late rise."""
+        convergence = self.diagnostics.get("convergence")
+        rising = reach_of_rise(convergence.value, convergence.status == "warn") if convergence is not None else 0.0
+        bound = 0.0
+        if self.info.get("gaussian_bound_applies"):
+            bound = reach_to_bound(self.mi, self.stderr, self.ci_df, self.info["gaussian_bound"],
+                                   self.info["gaussian_bound_stderr"], level)
+        return max(rising, bound)
+
     @property
     def ci_t(self) -> tuple[float, float]:
         """The plain t interval mi +/- t * stderr in nats, Student's t on ``ci_df`` degrees of
@@ -112,9 +138,14 @@ class MIResult:
         return [f"{check.name}: {check.message}" for check in self.diagnostics.values() if check.status == "warn"]
 
     def __str__(self) -> str:
-        lo, hi = self.ci
+        return self.summary()
+
+    def summary(self, level: float = 0.95) -> str:
+        """What ``str(result)`` prints, with the ``level`` interval (``interval(level)``): the
+        estimate, the interval, the independence test and every warning, one per line."""
+        lo, hi = self.interval(level)
         lines = [
-            f"{self.quantity} = {self.mi:.4f} nats ({self.bits:.4f} bits), 95% CI [{lo:.4f}, {hi:.4f}], "
+            f"{self.quantity} = {self.mi:.4f} nats ({self.bits:.4f} bits), {100 * level:g}% CI [{lo:.4f}, {hi:.4f}], "
             f"stderr {self.stderr:.4f}; {self.objective} / {self.readout}, n_train={self.n_train}, n_test={self.n_test}"
         ]
         if self.p_value is not None:
