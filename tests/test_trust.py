@@ -197,6 +197,10 @@ def test_fold_agreement_warns_on_a_material_spread_between_critics_not_on_an_ord
     agreeing = fold_agreement_check(6.0 + 0.01 * pattern, stderrs, 6.0)
     assert agreeing.status == "ok" and "beyond" not in agreeing.message
     assert fold_agreement_check(np.array([6.0]), np.array([0.02]), 6.0).status == "skip"
+    # Near MI = 0 the absolute floor of 0.02 nats decides, and the message says so.
+    at_zero = fold_agreement_check(0.04 * pattern, np.full(5, 0.005), 0.0)
+    assert at_zero.status == "warn" and "0.02 nats" in at_zero.message and "of the estimate" not in at_zero.message
+    assert fold_agreement_check(0.015 * pattern, np.full(5, 0.002), 0.0).status == "ok"
 
 
 def test_permutation_pvalue_is_uniform_under_independence_for_a_fixed_critic():

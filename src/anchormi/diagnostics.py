@@ -219,12 +219,14 @@ def fold_agreement_check(fold_means: np.ndarray, fold_stderrs: np.ndarray, estim
     statistic = float(np.sum(((fold_means - estimate) / np.maximum(fold_stderrs, 1e-12)) ** 2))
     p_value = float(stats.chi2.sf(statistic, df=fold_means.size - 1))
     spread_sd = float(np.std(fold_means, ddof=1))
-    spread = (f"fold estimates {', '.join(f'{m:.3f}' for m in fold_means)} (sd {spread_sd:.3f} nats, "
-              f"{spread_sd / max(abs(estimate), 1e-12):.1%} of the estimate; chi2 p = {p_value:.3g})")
+    relative = CRITIC_SPREAD_SHARE * abs(estimate) > 0.02  # else the absolute floor decides, and a share of ~0 says nothing
+    share = f", {spread_sd / abs(estimate):.1%} of the estimate" if relative else ""
+    spread = f"fold estimates {', '.join(f'{m:.3f}' for m in fold_means)} (sd {spread_sd:.3f} nats{share}; chi2 p = {p_value:.3g})"
     if p_value < 0.01 and _material(spread_sd, estimate, CRITIC_SPREAD_SHARE):
+        limit = f"{CRITIC_SPREAD_SHARE:.0%} of the estimate" if relative else "0.02 nats"
         return Check("fold_agreement", "warn", spread + f": critics trained on different folds disagree by more than "
-                     f"{CRITIC_SPREAD_SHARE:.0%} of the estimate, beyond their sampling error, so the reading depends on "
-                     "which pairs trained the critic; the interval includes that spread.", spread_sd)
+                     f"{limit}, beyond their sampling error, so the reading depends on which pairs trained the critic; "
+                     "the interval includes that spread.", spread_sd)
     return Check("fold_agreement", "ok", spread + ("; beyond sampling error, within the ordinary spread between "
                                                     "critics, which the interval includes." if p_value < 0.01 else "."),
                  spread_sd)
