@@ -162,6 +162,10 @@ GRIDS = {
     "probe_dof": [("student_t1", 2, 2.0, 20_000), ("student_t1", 5, 4.0, 20_000), ("student_t1", 5, 8.0, 20_000),
                   ("student_t1", 10, 6.0, 20_000), ("student_t5", 5, 2.0, 20_000), ("student_t5", 5, 6.0, 20_000),
                   ("student_t5", 10, 4.0, 20_000), ("student_t5", 10, 8.0, 20_000)],
+    # Probe (2026-12-01 evening; nothing chosen on it): Student-t (3 degrees of freedom) tightly
+    # coupled near log N, the report's one cell that misses on every draw (d = 5 at 10 nats,
+    # N = 10,000) moved to other dimensions and levels: is its under-read a step-budget limit?
+    "probe_t_highmi": [("student_t", 6, 10.0, 10_000), ("student_t", 4, 9.0, 10_000)],
     "small": [
         ("gaussian", 1, 1.0, 500), ("gaussian", 5, 2.0, 500), ("gaussian", 5, 2.0, 5_000),
         ("gaussian", 100, 4.0, 5_000), ("gaussian", 1, 1.0, 100_000), ("cubic", 5, 2.0, 5_000),
