@@ -121,7 +121,6 @@ class _FoldFit:
     refit_variance: float = 0.0
 
 
-
 def _bound_info(reference: Any) -> dict[str, Any]:
     """The Gaussian-copula reading for ``MIResult.info`` (``MIResult.interval`` rebuilds the
     bound's reach from it at any level); empty where there is no reading."""
@@ -129,6 +128,7 @@ def _bound_info(reference: Any) -> dict[str, Any]:
         return {}
     return {"gaussian_bound": reference.mi, "gaussian_bound_stderr": reference.stderr,
             "gaussian_bound_applies": reference.info["lower_bound"]}
+
 
 class MIEstimator(BaseEstimator):
     """Mutual-information estimator trained by a contrastive objective of the family.
