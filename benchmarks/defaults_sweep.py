@@ -166,6 +166,9 @@ GRIDS = {
     # coupled near log N, the report's one cell that misses on every draw (d = 5 at 10 nats,
     # N = 10,000) moved to other dimensions and levels: is its under-read a step-budget limit?
     "probe_t_highmi": [("student_t", 6, 10.0, 10_000), ("student_t", 4, 9.0, 10_000)],
+    # Probe: pairs coupled by about 1.2-1.5 nats per coordinate (the Gaussian-copula reading over
+    # the smaller dimension), between the cells that twice the budget helps and those it overshoots.
+    "probe_coupling": [("gaussian", 6, 9.0, 10_000), ("student_t", 6, 8.0, 10_000), ("gaussian", 4, 6.0, 10_000)],
     "small": [
         ("gaussian", 1, 1.0, 500), ("gaussian", 5, 2.0, 500), ("gaussian", 5, 2.0, 5_000),
         ("gaussian", 100, 4.0, 5_000), ("gaussian", 1, 1.0, 100_000), ("cubic", 5, 2.0, 5_000),
