@@ -445,6 +445,10 @@ def test_intervals_at_other_levels_nest_and_hold_zero_by_the_tests_level():
     assert wide[0] <= result.ci[0] <= narrow[0] and narrow[1] <= result.ci[1] <= wide[1]
     # p = 0.03 rejects independence at 5 % and 10 % but not at 1 %: only the 99 % interval holds 0.
     assert narrow[0] > 0 and result.ci[0] > 0 and wide[0] == 0.0
+    # to_dict carries the interval at the level asked for; a NaN end becomes None there.
+    assert result.to_dict(0.99)["interval"] == {"level": 0.99, "lo": wide[0], "hi": wide[1]}
+    unknown = ami.MIResult(mi=float("nan"), stderr=0.1, n_train=1, n_test=10, objective="anchor", readout="plugin")
+    assert unknown.to_dict()["interval"] == {"level": 0.95, "lo": None, "hi": None}
     for bad in (0, 1, 1.5, -0.1, "0.9", True, float("nan")):
         with pytest.raises(ValueError, match="level"):
             result.interval(bad)

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -216,10 +215,8 @@ def _estimate(files: List[Path], method: str, columns: tuple, sep: Optional[str]
     if plot is not None:
         result.plot(path=str(plot))
     if as_json:
-        payload = result.to_dict()
+        payload = result.to_dict(level)
         payload.pop("history", None)
-        lo, hi = result.interval(level)
-        payload["interval"] = {"level": level, **{end: value if math.isfinite(value) else None for end, value in (("lo", lo), ("hi", hi))}}
         typer.echo(json.dumps(payload, indent=2))
     else:
         typer.echo(result.summary(level))

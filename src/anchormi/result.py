@@ -163,8 +163,9 @@ class MIResult:
                 f"objective={self.objective!r}, readout={self.readout!r}, n_test={self.n_test}, "
                 f"warnings={len(self.warnings)})")
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary (non-finite floats become None)."""
+    def to_dict(self, level: float = 0.95) -> dict[str, Any]:
+        """JSON-safe dictionary (non-finite floats become None); ``interval`` holds
+        ``interval(level)`` with its level, ``ci`` the 95 % interval."""
 
         def clean(value: Any) -> Any:
             if isinstance(value, (float, np.floating)):
@@ -180,9 +181,11 @@ class MIResult:
             return value
 
         lo, hi = self.ci
+        level_lo, level_hi = self.interval(level)
         return clean(
             {
                 "mi": self.mi, "bits": self.bits, "stderr": self.stderr, "ci": [lo, hi], "ci_t": list(self.ci_t),
+                "interval": {"level": level, "lo": level_lo, "hi": level_hi},
                 "quantity": self.quantity, "ci_method": self.ci_method, "ci_df": self.ci_df, "ci_below": self.ci_below, "ci_above": self.ci_above,
                 "p_value": self.p_value,
                 "n_train": self.n_train, "n_test": self.n_test,
