@@ -34,7 +34,7 @@ import pandas as pd
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 
-from anchormi.diagnostics import CRITIC_SPREAD_SHARE  # noqa: E402
+from anchormi.diagnostics import CRITIC_SPREAD_SHARE, MATERIAL_NATS  # noqa: E402
 
 DEFAULT_FOLDS = 5
 
@@ -54,7 +54,7 @@ def what_if(fold_warned: pd.Series, fold_stderr: pd.Series, disagreement: pd.Ser
     """The folds' and offsets' checks at materiality ``share``, from a row's stored rule and numbers:
     ``fold_warned`` (the chi-square rejected, which the stored rule required), ``fold_stderr``
     (the pooled sampling-and-folds stderr), the offsets' ``disagreement`` and the ``estimate``."""
-    floor = np.maximum(0.02, share * estimate.abs())
+    floor = np.maximum(MATERIAL_NATS, share * estimate.abs())  # diagnostics._material, row by row
     return pd.DataFrame({
         f"fold_agreement at {share:.0%}": fold_warned & (fold_stderr * math.sqrt(DEFAULT_FOLDS) > floor),
         f"offset at {share:.0%}": (disagreement.abs() > 2 * fold_stderr) & (disagreement.abs() > floor),

@@ -197,19 +197,21 @@ def permutation_pvalue(observed_sum: float, shuffled_sums: np.ndarray) -> float:
 # development and probe fits, at 5 % on 8 (`python benchmarks/check_rates.py --sweep ...`,
 # benchmarks/README "When the checks warn"). The offsets' check uses the same share.
 CRITIC_SPREAD_SHARE = 0.05
+# The absolute part of "material": near MI = 0 tiny sampling errors make immaterial differences
+# "significant", so a disagreement must also exceed this many nats.
+MATERIAL_NATS = 0.02
 
 
 def _material(size: float, estimate: float, share: float = 0.02) -> bool:
-    """A disagreement of ``size`` nats matters: beyond 0.02 nats and ``share`` of the estimate
-    (near MI = 0 tiny sampling errors make immaterial differences "significant")."""
-    return abs(size) > max(0.02, share * abs(estimate))
+    """A disagreement of ``size`` nats matters: beyond ``MATERIAL_NATS`` and ``share`` of the estimate."""
+    return abs(size) > max(MATERIAL_NATS, share * abs(estimate))
 
 
 def fold_agreement_check(fold_means: np.ndarray, fold_stderrs: np.ndarray, estimate: float) -> Check:
     """Chi-square test that the fold means agree within their sampling errors.
 
     It warns only when the disagreement is also material: the fold means' standard deviation (one
-    critic's dependence on its training pairs, the check's value in nats) beyond 0.02 nats and
+    critic's dependence on its training pairs, the check's value in nats) beyond ``MATERIAL_NATS`` and
     ``CRITIC_SPREAD_SHARE`` of the estimate. Smaller spreads are the ordinary variation between
     independently trained critics, which the interval includes (near MI = 0 sampling errors are
     tiny and immaterial offsets between critics are "significant").
@@ -219,11 +221,11 @@ def fold_agreement_check(fold_means: np.ndarray, fold_stderrs: np.ndarray, estim
     statistic = float(np.sum(((fold_means - estimate) / np.maximum(fold_stderrs, 1e-12)) ** 2))
     p_value = float(stats.chi2.sf(statistic, df=fold_means.size - 1))
     spread_sd = float(np.std(fold_means, ddof=1))
-    relative = CRITIC_SPREAD_SHARE * abs(estimate) > 0.02  # else the absolute floor decides, and a share of ~0 says nothing
+    relative = CRITIC_SPREAD_SHARE * abs(estimate) > MATERIAL_NATS  # else the floor decides, and a share of ~0 says nothing
     share = f", {spread_sd / abs(estimate):.1%} of the estimate" if relative else ""
     spread = f"fold estimates {', '.join(f'{m:.3f}' for m in fold_means)} (sd {spread_sd:.3f} nats{share}; chi2 p = {p_value:.3g})"
     if p_value < 0.01 and _material(spread_sd, estimate, CRITIC_SPREAD_SHARE):
-        limit = f"{CRITIC_SPREAD_SHARE:.0%} of the estimate" if relative else "0.02 nats"
+        limit = f"{CRITIC_SPREAD_SHARE:.0%} of the estimate" if relative else f"{MATERIAL_NATS:g} nats"
         return Check("fold_agreement", "warn", spread + f": critics trained on different folds disagree by more than "
                      f"{limit}, beyond their sampling error, so the reading depends on which pairs trained the critic; "
                      "the interval includes that spread.", spread_sd)
@@ -237,7 +239,7 @@ def offset_check(disagreement: float | None, stderr: float, estimate: float, app
     trained reading, nats, pooled over folds; None when no offset was refitted). ``stderr``: the
     estimate's sampling-and-folds error; ``applied``: the estimate uses the refitted offsets
     (conditional MI, or I(X;Y) when they read higher), else the trained ones. Warns as for the folds: beyond 2 stderr and
-    beyond 0.02 nats and ``CRITIC_SPREAD_SHARE`` of the estimate.
+    beyond ``MATERIAL_NATS`` and ``CRITIC_SPREAD_SHARE`` of the estimate.
     """
     if disagreement is None:
         return Check("offset", "skip", "no offset refitted (not a plug-in ratio fit in one process).")
