@@ -304,3 +304,40 @@ def test_the_default_bounded_critic_trains_the_other_scoring_rules(rule):
     estimator = ami.MIEstimator(rule=rule, seed=5, max_steps=1_500, folds=1, n_permutations=0).fit(x, y)
     assert abs(estimator.result_.mi - 1.0) < 0.35
     assert estimator.result_.stderr < 0.35
+
+
+def test_tightly_coupled_pairs_get_twice_the_passes_up_to_the_budget_of_20000_pairs():
+    from anchormi.estimator import TIGHT_COUPLING_NATS, auto_max_steps
+
+    # (training pairs, loose budget, tight budget) at 128 pairs per step: 120 passes or 240,
+    # the 6,000-step floor for both, and the tight one never above 13,125 (120 passes of the
+    # 14,000 training pairs of N = 20,000), so that large data keep their budget.
+    expected = [(280, 6_000, 6_000), (3_500, 6_000, 6_562), (7_000, 6_562, 13_125), (10_500, 9_844, 13_125),
+                (14_000, 13_125, 13_125), (28_000, 26_250, 26_250), (60_000, 40_000, 40_000)]
+    for n_train, loose, tight in expected:
+        assert auto_max_steps(n_train, 128) == loose
+        assert auto_max_steps(n_train, 128, coupling=TIGHT_COUPLING_NATS - 0.01) == loose
+        assert auto_max_steps(n_train, 128, coupling=TIGHT_COUPLING_NATS) == tight
+
+
+def test_the_budget_reads_the_gaussian_copula_coupling_per_coordinate_and_says_so(monkeypatch):
+    import anchormi.estimator
+
+    seen = []
+
+    def short_budget(n_train, batch_size, coupling=None):
+        seen.append(coupling)
+        return 40
+
+    monkeypatch.setattr(anchormi.estimator, "auto_max_steps", short_budget)
+    # Two coordinates at 1.5 nats each (3 nats in all), a third column of x independent of y.
+    x, y = tasks.gaussian(dim=2, mi=3.0).sample(2_000, seed=3)
+    x = np.hstack([x, np.random.default_rng(3).normal(size=(2_000, 1))])
+    result = ami.estimate(x, y, n_permutations=0, folds=2)
+    # Per coordinate of the smaller side (y, two columns), within a few of the reading's stderrs.
+    reading = ami.estimate(x, y, method="gaussian_copula")
+    assert seen == [pytest.approx(reading.mi / 2, abs=1e-9)]
+    assert abs(seen[0] - 1.5) < 4 * reading.stderr / 2
+    assert result.info["coupling_per_coordinate"] == seen[0] and result.info["max_steps"] == 40
+    # A step budget given by the user is used as given.
+    assert ami.estimate(x, y, n_permutations=0, folds=2, max_steps=30).info["max_steps"] == 30

@@ -65,6 +65,11 @@ PERMUTATION_PAIRS = 20_000
 READOUT_CHUNK = 262_144
 DEFAULT_BATCH = 128
 DEFAULT_FOLDS = 5
+# Pairs coupled by at least this many nats per coordinate of the smaller side (the Gaussian-copula
+# reading, known before training) train for twice the passes, up to TIGHT_MIN_STEPS: the budget
+# 120 passes give at N = 20,000 (5 folds), twice that of N = 10,000 (auto_max_steps).
+TIGHT_COUPLING_NATS = 1.4
+TIGHT_MIN_STEPS = 13_125
 # Deprecated keyword -> its new name (kept for one release).
 RENAMED = {"tau": "smile_tau", "f": "generator"}
 
@@ -77,8 +82,11 @@ _objective_name = Constraint(lambda v: isinstance(v, str) and v in objectives.av
 _device = Constraint(lambda v: isinstance(v, (str, torch.device)), "'auto', 'cpu', 'cuda' or a torch.device")
 
 
-def auto_max_steps(n_train: int, batch_size: int) -> int:
-    """Step budget: about 120 passes over the training pairs, between 6,000 and 40,000 steps.
+def auto_max_steps(n_train: int, batch_size: int, coupling: float | None = None) -> int:
+    """Step budget: about 120 passes over the training pairs, between 6,000 and 40,000 steps; a
+    pair whose ``coupling`` (nats per coordinate, :func:`coupling_per_coordinate`) reaches
+    ``TIGHT_COUPLING_NATS`` gets 240 passes up to ``TIGHT_MIN_STEPS`` (the budget 120 passes
+    give at N = 20,000), so that budgets there and above stay as they are.
 
     Early stopping on the held-out loss ends easy runs well before the budget. 120 rather than
     release 0.1's 60: on the development grid, 8-nat runs were still improving at 60 passes
@@ -86,8 +94,29 @@ def auto_max_steps(n_train: int, batch_size: int) -> int:
     was 2,000) serves small data, where 120 passes are few steps: on the development tasks at
     N = 5,000 it moved Gaussian d=10 from 3.88, 4.03 to 4.01, 4.01 (truth 4) and from 7.57, 7.44
     to 7.80, 7.73 (truth 8).
+
+    Tightly coupled pairs need steps more than passes: each coordinate's ratio is sharp, the
+    critic's weights must grow large, and at N = 10,000 (6,562 steps) such fits end the budget on
+    a slow climb, below the truth, with no lr halving yet. On the development probes twice that
+    budget helped every pair at 1.5 nats per coordinate or more (Student-t d=6 at 10 nats 9.21,
+    9.46 -> 10.10, 10.23; d=4 at 9 nats 7.83, 7.90 -> 8.38, 8.63; Gaussian d=6 at 9 nats 8.59,
+    8.61 -> 8.94, 9.23) and overshot pairs at 1.24 or less (Student-t d=6 at 8 nats 8.10, 8.09 ->
+    8.40, 8.46; benchmarks/README.md, "Tightly coupled pairs"). Below about N = 4,600 (5 folds)
+    the doubled passes fall under the 6,000-step floor, which stays (no probe measured small data).
     """
-    return int(np.clip(round(120 * n_train / batch_size), 6_000, 40_000))
+    steps = int(np.clip(round(120 * n_train / batch_size), 6_000, 40_000))
+    if coupling is not None and coupling >= TIGHT_COUPLING_NATS:
+        steps = max(steps, int(np.clip(round(240 * n_train / batch_size), 6_000, TIGHT_MIN_STEPS)))
+    return steps
+
+
+def coupling_per_coordinate(reference: Any, dim_x: int, dim_y: int) -> float | None:
+    """The Gaussian-copula reading (``diagnostics.gaussian_reference``) per coordinate of the
+    smaller side: how tightly each coordinate is coupled, known before training; None where
+    there is no reading (a conditional estimate, too wide or too few rows)."""
+    if not isinstance(reference, MIResult) or not math.isfinite(reference.mi):
+        return None
+    return float(reference.mi) / min(dim_x, dim_y)
 
 
 def auto_batch_size(n_train: int) -> int:
@@ -157,7 +186,10 @@ class MIEstimator(BaseEstimator):
         temperature: the cosine critic's tau.
         batch_size: pairs per step B; in-batch negatives give K = B - 1. None picks 128, or
             fewer when the training split is small (``result.info["batch_size"]`` says which).
-        max_steps: step budget; None chooses ``auto_max_steps`` from the data size.
+        max_steps: step budget; None chooses ``auto_max_steps`` from the data size, with a floor
+            that pairs coupled by 1.4 nats per coordinate or more (the Gaussian-copula reading) get
+            twice the passes, up to 13,125 steps (``result.info["max_steps"]`` and
+            ``["coupling_per_coordinate"]`` say which).
         lr, weight_decay: AdamW settings. lr = 1e-3 (release 0.1: 5e-4): a tightly coupled pair
             needs large critic weights, and at 5e-4 high-MI runs ended the budget far below the
             truth (development Gaussian d=5 at 9 nats: 7.52, 7.79; at 1e-3 8.27, 8.41;
@@ -476,6 +508,8 @@ class MIEstimator(BaseEstimator):
             )
         batch_size = self.batch_size or auto_batch_size(n_train)
         self._check_tuple_size(resolved["loss_params"], batch_size)
+        coupling = coupling_per_coordinate(reference, x_array.shape[1], y_array.shape[1])
+        max_steps = self.max_steps or auto_max_steps(n_train, batch_size, coupling)
         if resolved["readout"] != "plugin":
             n_test = min(split.test.size for split in splits)
             if n_test < 2 * batch_size:
@@ -495,15 +529,15 @@ class MIEstimator(BaseEstimator):
         with thread_policy(self.n_threads, device, adaptive=dist is None) as threads:
             sides = _finite_support_sides(encoders)
             if z_array is None:
-                terms = [(1.0, self._fit_folds(splits, x_array, y_array, resolved, batch_size, device, sides[0], dist=dist,
+                terms = [(1.0, self._fit_folds(splits, x_array, y_array, resolved, batch_size, max_steps, device, sides[0], dist=dist,
                                                threads=threads), y_array)]
             else:
                 yz_array = np.hstack([y_array, z_array])
                 # Each term's critics get their offset recalibrated on validation pairs, so that the
                 # two differ by the ratio only, not by offsets trained independently.
-                terms = [(1.0, self._fit_folds(splits, x_array, yz_array, resolved, batch_size, device, sides[0], recalibrate=True,
+                terms = [(1.0, self._fit_folds(splits, x_array, yz_array, resolved, batch_size, max_steps, device, sides[0], recalibrate=True,
                                                threads=threads), yz_array),
-                         (-1.0, self._fit_folds(splits, x_array, z_array, resolved, batch_size, device, sides[1], recalibrate=True,
+                         (-1.0, self._fit_folds(splits, x_array, z_array, resolved, batch_size, max_steps, device, sides[1], recalibrate=True,
                                                 threads=threads), z_array)]
             dim_total = x_array.shape[1] + y_array.shape[1] + (0 if z_array is None else z_array.shape[1])
             heldout_pmi, result = self._crossfit_result(terms, x_array, dim_total, resolved, batch_size, device, dist=dist,
@@ -540,7 +574,7 @@ class MIEstimator(BaseEstimator):
         self.diverged_ = bool(result.info["diverged"])
         self.best_step_, self.stop_reason_ = result.info["best_step"], result.info["stop_reason"]
         result.info.update(seconds=time.perf_counter() - started, n_threads=n_threads, thread_steps=thread_steps, finite_support=sides[0],
-                           large_data=shared_maps is not None)
+                           large_data=shared_maps is not None, max_steps=int(max_steps), coupling_per_coordinate=coupling)
         if dist is not None:
             result.info["world_size"] = dist.world_size
         self.result_ = result
@@ -607,7 +641,7 @@ class MIEstimator(BaseEstimator):
         return critic.to(device)
 
     def _fit_folds(self, splits: list[_Split], x: np.ndarray, y: np.ndarray, resolved: dict, batch_size: int,
-                   device: torch.device, discrete_side: str | None = None, dist: "distributed.Distributed | None" = None,
+                   max_steps: int, device: torch.device, discrete_side: str | None = None, dist: "distributed.Distributed | None" = None,
                    recalibrate: bool = False, threads: ThreadGovernor | None = None) -> list[_FoldFit]:
         """Train one critic per fold as one stacked model: one optimiser step trains every fold,
         each on its own training rows, with its own checkpoint chosen on its own validation rows.
@@ -684,7 +718,6 @@ class MIEstimator(BaseEstimator):
             return torch.stack(losses).double().mean(dim=0).cpu().numpy(), estimates
 
         n_train = min(split.train.size for split in splits)
-        max_steps = self.max_steps or auto_max_steps(n_train, batch_size)
         eval_every = self.eval_every or int(np.clip(max(1, n_train // batch_size), 25, 250))
         config = TrainConfig(
             max_steps=max_steps, lr=self.lr, weight_decay=self.weight_decay,
