@@ -172,7 +172,7 @@ GRIDS = {
     # Probe (2026-12-01 night): one- and two-dimensional pairs coupled by 1.75-2 nats per
     # coordinate (the Gaussian-copula reading over the smaller dimension): does twice the budget
     # also help, or overshoot, where there are few coordinates to share the coupling?
-    "probe_lowdim": [("gaussian", 1, 2.0, 10_000), ("gaussian", 2, 3.5, 10_000), ("student_t", 2, 4.0, 10_000)],
+    "probe_tight_lowdim": [("gaussian", 1, 2.0, 10_000), ("gaussian", 2, 3.5, 10_000), ("student_t", 2, 4.0, 10_000)],
     "small": [
         ("gaussian", 1, 1.0, 500), ("gaussian", 5, 2.0, 500), ("gaussian", 5, 2.0, 5_000),
         ("gaussian", 100, 4.0, 5_000), ("gaussian", 1, 1.0, 100_000), ("cubic", 5, 2.0, 5_000),
