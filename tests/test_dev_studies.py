@@ -1,6 +1,6 @@
 """The development studies in benchmarks/: offset_readings.py (its refits on known ratios, the
-library's reading recomputed), tail_errors.py (its exact PMI) and check_rates.py (its counts and
-the folds' spread recovered from a stored stderr)."""
+library's reading recomputed), tail_errors.py (its exact PMI), check_rates.py (its counts and
+the folds' spread recovered from a stored stderr) and budget_rule.py (its pairing and sides)."""
 
 from __future__ import annotations
 
@@ -91,3 +91,25 @@ def test_check_rates_counts_warnings_and_misses_and_recovers_the_folds_spread():
     assert table.loc["fold_agreement at 4%", ["warned", "missed | warned", "missed | not warned"]].tolist() == [1, 1, 0]
     assert table.loc["offset at 4%", ["warned", "missed | warned"]].tolist() == [1, 1]
     assert table.loc["convergence", "warned"] == 0 and (table["rows"] == 3).all()
+
+
+def test_budget_rule_pairs_the_two_configs_and_splits_the_rows_at_the_threshold():
+    import pandas as pd
+
+    rule = _script("budget_rule")
+    # Two cells, both configs, plus a row of another config and a cell run by one config only.
+    rows = pd.DataFrame({
+        "config": ["default", "steps13125", "default", "steps13125", "patience500", "default"],
+        "family": "gaussian", "dim": [4, 4, 8, 8, 8, 2], "mi": [8.0, 8.0, 4.0, 4.0, 4.0, 2.0],
+        "n": 10_000, "seed": 11, "estimate": [7.2, 7.8, 4.0, 4.2, 4.1, 2.0],
+    })
+    paired = rule.paired_rows(rows).set_index("dim")
+    assert sorted(paired.index) == [4, 8]
+    assert paired.loc[4, ["error_default", "error_doubled"]].tolist() == pytest.approx([-0.1, -0.025])
+    assert paired.loc[8, ["error_default", "error_doubled"]].tolist() == pytest.approx([0.0, 0.05])
+    # Coupling from the reading per coordinate (here given: 2 nats per coordinate at d = 4, 0.5 at d = 8).
+    coupled = rule.with_coupling(paired.reset_index(), coupling=lambda family, dim, mi, n, seed: mi / dim)
+    table = rule.summary(coupled, threshold=1.4)
+    assert table.loc[">= 1.4", ["rows", "doubled closer"]].tolist() == [1, 1]
+    assert table.loc["< 1.4", ["rows", "doubled closer"]].tolist() == [1, 0]
+    assert table.loc["< 1.4", "doubled mean |error|"] == pytest.approx(0.05)
