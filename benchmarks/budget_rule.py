@@ -2,7 +2,7 @@
 
 The default budget gives pairs coupled by ``TIGHT_COUPLING_NATS`` or more nats per coordinate
 (the Gaussian-copula reading over the smaller side, ``estimator.coupling_per_coordinate``)
-twice the passes, up to ``TIGHT_MIN_STEPS``. This prints the evidence the threshold was chosen
+twice the passes, up to ``TIGHT_STEPS_CAP``. This prints the evidence the threshold was chosen
 on: sweep rows from ``defaults_sweep.py`` run with the default config and with ``steps13125``
 (twice the budget at N = 10,000) on the same cells and seeds, each row's coupling recomputed on
 the same seeded draw the sweep used, and the mean absolute relative error of both configs on

@@ -53,6 +53,15 @@ def test_anchor_recovers_gaussian_d8_at_3_nats():
     assert_recovers(task, estimates, stderrs)
 
 
+def test_anchor_recovers_a_tightly_coupled_three_dimensional_gaussian():
+    """d = 3 at 5 nats (1.67 nats per coordinate), N = 8,000: a pair the tight-coupling step budget
+    applies to (it trains 10,500 steps instead of 6,000) and no development or report row uses
+    (they have d = 1, 2, 4, 5, 6 at N = 10,000 and 20,000)."""
+    task = tasks.gaussian(dim=3, mi=5.0)
+    estimates, stderrs = seed_results(task, 8_000, seeds=range(3))
+    assert_recovers(task, estimates, stderrs)
+
+
 @pytest.fixture(scope="module")
 def student_t_fit():
     """Student-t, 12 + 12 dimensions, dof 5, pair correlation 0.3: I = 0.949 nats, of which 0.566 is

@@ -66,10 +66,10 @@ READOUT_CHUNK = 262_144
 DEFAULT_BATCH = 128
 DEFAULT_FOLDS = 5
 # Pairs coupled by at least this many nats per coordinate of the smaller side (the Gaussian-copula
-# reading, known before training) train for twice the passes, up to TIGHT_MIN_STEPS: the budget
+# reading, known before training) train for twice the passes, up to TIGHT_STEPS_CAP: the budget
 # 120 passes give at N = 20,000 (5 folds), twice that of N = 10,000 (auto_max_steps).
 TIGHT_COUPLING_NATS = 1.4
-TIGHT_MIN_STEPS = 13_125
+TIGHT_STEPS_CAP = 13_125
 # Deprecated keyword -> its new name (kept for one release).
 RENAMED = {"tau": "smile_tau", "f": "generator"}
 
@@ -85,7 +85,7 @@ _device = Constraint(lambda v: isinstance(v, (str, torch.device)), "'auto', 'cpu
 def auto_max_steps(n_train: int, batch_size: int, coupling: float | None = None) -> int:
     """Step budget: about 120 passes over the training pairs, between 6,000 and 40,000 steps; a
     pair whose ``coupling`` (nats per coordinate, :func:`coupling_per_coordinate`) reaches
-    ``TIGHT_COUPLING_NATS`` gets 240 passes up to ``TIGHT_MIN_STEPS`` (the budget 120 passes
+    ``TIGHT_COUPLING_NATS`` gets 240 passes up to ``TIGHT_STEPS_CAP`` (the budget 120 passes
     give at N = 20,000), so that budgets there and above stay as they are.
 
     Early stopping on the held-out loss ends easy runs well before the budget. 120 rather than
@@ -101,12 +101,12 @@ def auto_max_steps(n_train: int, batch_size: int, coupling: float | None = None)
     budget helped every pair at 1.5 nats per coordinate or more (Student-t d=6 at 10 nats 9.21,
     9.46 -> 10.10, 10.23; d=4 at 9 nats 7.83, 7.90 -> 8.38, 8.63; Gaussian d=6 at 9 nats 8.59,
     8.61 -> 8.94, 9.23) and overshot pairs at 1.24 or less (Student-t d=6 at 8 nats 8.10, 8.09 ->
-    8.40, 8.46; benchmarks/README.md, "Tightly coupled pairs"). Below about N = 4,600 (5 folds)
+    8.40, 8.46; benchmarks/README.md, "Twice the passes for tightly coupled pairs"). Below about N = 4,600 (5 folds)
     the doubled passes fall under the 6,000-step floor, which stays (no probe measured small data).
     """
     steps = int(np.clip(round(120 * n_train / batch_size), 6_000, 40_000))
     if coupling is not None and coupling >= TIGHT_COUPLING_NATS:
-        steps = max(steps, int(np.clip(round(240 * n_train / batch_size), 6_000, TIGHT_MIN_STEPS)))
+        steps = max(steps, int(np.clip(round(240 * n_train / batch_size), 6_000, TIGHT_STEPS_CAP)))
     return steps
 
 
@@ -186,9 +186,9 @@ class MIEstimator(BaseEstimator):
         temperature: the cosine critic's tau.
         batch_size: pairs per step B; in-batch negatives give K = B - 1. None picks 128, or
             fewer when the training split is small (``result.info["batch_size"]`` says which).
-        max_steps: step budget; None chooses ``auto_max_steps`` from the data size, with a floor
-            that pairs coupled by 1.4 nats per coordinate or more (the Gaussian-copula reading) get
-            twice the passes, up to 13,125 steps (``result.info["max_steps"]`` and
+        max_steps: step budget; None chooses ``auto_max_steps`` from the data size: 120 passes,
+            or for pairs coupled by 1.4 nats per coordinate or more (the Gaussian-copula reading)
+            240 passes up to 13,125 steps (``result.info["max_steps"]`` and
             ``["coupling_per_coordinate"]`` say which).
         lr, weight_decay: AdamW settings. lr = 1e-3 (release 0.1: 5e-4): a tightly coupled pair
             needs large critic weights, and at 5e-4 high-MI runs ended the budget far below the
