@@ -88,6 +88,9 @@ CONFIGS = {
     # Twice the default step budget at N = 10,000 (240 passes over 7,000 training pairs instead of
     # 120): are the under-reads of tightly coupled pairs a budget limit? (results/dev_budget.csv)
     "steps13125": {"max_steps": 13_125},
+    # Twice the budget at N = 20,000 (240 passes over 14,000 training pairs): does the tight-coupling
+    # rule's cap of 13,125 steps leave accuracy there (probe_tight_n20k)?
+    "steps26250": {"max_steps": 26_250},
     # Early stopping that ends runs: half the default patience (500 steps per plateau, so a run
     # stops 2,500 steps after its last improvement instead of 5,000; the lr halves sooner too).
     "patience500": {"patience": 500},
@@ -173,6 +176,9 @@ GRIDS = {
     # coordinate (the Gaussian-copula reading over the smaller dimension): does twice the budget
     # also help, or overshoot, where there are few coordinates to share the coupling?
     "probe_tight_lowdim": [("gaussian", 1, 2.0, 10_000), ("gaussian", 2, 3.5, 10_000), ("student_t", 2, 4.0, 10_000)],
+    # Probe (2026-12-01 night; nothing chosen on it): tightly coupled pairs (2 nats per coordinate)
+    # at N = 20,000, where the tight-coupling budget is capped at the default's 13,125 steps.
+    "probe_tight_n20k": [("gaussian", 4, 8.0, 20_000), ("student_t", 4, 8.0, 20_000)],
     "small": [
         ("gaussian", 1, 1.0, 500), ("gaussian", 5, 2.0, 500), ("gaussian", 5, 2.0, 5_000),
         ("gaussian", 100, 4.0, 5_000), ("gaussian", 1, 1.0, 100_000), ("cubic", 5, 2.0, 5_000),
