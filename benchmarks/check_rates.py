@@ -35,8 +35,7 @@ import pandas as pd
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 
 from anchormi.diagnostics import CRITIC_SPREAD_SHARE, MATERIAL_NATS  # noqa: E402
-
-DEFAULT_FOLDS = 5
+from anchormi.estimator import DEFAULT_FOLDS  # noqa: E402
 
 
 def table(warned: pd.DataFrame, covered: pd.Series) -> pd.DataFrame:

@@ -184,12 +184,12 @@ def _estimate(files: List[Path], method: str, columns: tuple, sep: Optional[str]
               as_json: bool, plot: Optional[Path], save: Optional[Path], pmi: Optional[Path], level: float = 0.95) -> None:
     import json
 
+    from ._validation import fraction, validate_params
     from .classical import CLASSICAL
     from .io import load_data
 
     kwargs = method_kwargs(method, given, plot is not None)  # before loading: option mistakes fail fast
-    if not 0.0 < level < 1.0:
-        raise InputError(f"--level {level:g}: the interval's coverage must lie strictly between 0 and 1, e.g. 0.9 or 0.99.")
+    validate_params({"--level": level}, {"--level": fraction})  # MIResult.interval's own rule, before any work
     if method in CLASSICAL and (save is not None or pmi is not None):
         option = "--save" if save is not None else "--pmi"
         raise InputError(f"{option} needs a trained critic; method {method} is classical. Leave {option} out, or use --method anchor.")

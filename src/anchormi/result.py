@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ._validation import fraction, validate_params
 from .intervals import CI_CLIPPED, confidence_interval, reach_of_rise, reach_to_bound, t_interval
 
 NATS_PER_BIT = math.log(2.0)
@@ -110,8 +110,7 @@ class MIResult:
         rise, restricted to MI >= 0, and reaching 0 when the independence test's ``p_value`` is at
         least 1 - ``level``. ``interval(0.95)`` equals ``ci``.
         """
-        if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0.0 < level < 1.0:
-            raise ValueError(f"level={level!r} is invalid: pass the interval's coverage as a number strictly between 0 and 1, e.g. 0.9 or 0.99.")
+        validate_params({"level": level}, {"level": fraction})
         return confidence_interval(self.mi, self.stderr, self.ci_df, self.p_value, level, below=self.ci_below,
                                    above=self._reach_above(float(level)))
 
